@@ -1,0 +1,1 @@
+"""Apply versioned raw SQL migrations from Django management commands."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SqlMigrationsConfig(AppConfig):
+    name = "sqlmigrations"
+    verbose_name = "SQL migrations"
+    default_auto_field = "django.db.models.BigAutoField"

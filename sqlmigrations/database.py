@@ -1,0 +1,56 @@
+"""Resolve a database alias and connect to it, with errors that never show a password."""
+
+from __future__ import annotations
+
+from django.db import Error as DjangoDatabaseError
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils.connection import ConnectionDoesNotExist
+
+from sqlmigrations.errors import DatabaseUnavailable, UsageError, mask_secrets
+
+SUPPORTED_VENDORS = ("postgresql", "sqlite")
+
+
+def get_connection(alias: str) -> BaseDatabaseWrapper:
+    try:
+        connection = connections[alias]
+    except ConnectionDoesNotExist:
+        known = ", ".join(connections.settings) or "none"
+        raise UsageError(f"unknown database alias '{alias}' (configured: {known})") from None
+    if connection.vendor not in SUPPORTED_VENDORS:
+        raise UsageError(
+            f"database '{alias}' is {connection.vendor}; sqlmigrations supports "
+            f"{' and '.join(SUPPORTED_VENDORS)}"
+        )
+    return connection
+
+
+def describe(connection: BaseDatabaseWrapper) -> str:
+    """Where a connection points, for messages: never includes the password."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite {settings['NAME']}"
+    user = f"{settings['USER']}@" if settings.get("USER") else ""
+    host = settings.get("HOST") or "localhost"
+    port = f":{settings['PORT']}" if settings.get("PORT") else ""
+    return f"{connection.vendor} {user}{host}{port}/{settings['NAME']}"
+
+
+def connect(connection: BaseDatabaseWrapper) -> None:
+    try:
+        connection.ensure_connection()
+    except DjangoDatabaseError as exc:
+        reason = one_line(str(exc)) or type(exc).__name__
+        raise DatabaseUnavailable(
+            mask_secrets(
+                f"cannot connect to database '{connection.alias}' "
+                f"({describe(connection)}): {reason}",
+                connection.settings_dict,
+            )
+        ) from exc
+
+
+def one_line(text: str) -> str:
+    """Driver messages span lines (hints, context); a terminal error is one line."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())

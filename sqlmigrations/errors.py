@@ -1,0 +1,102 @@
+"""Every error a user can meet, each with a message written for the terminal.
+
+``exit_code`` follows the runner's contract: 1 when a migration or the database
+failed, 2 for bad usage or invalid migration files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+
+class SqlMigrationsError(Exception):
+    exit_code = 1
+
+
+class UsageError(SqlMigrationsError):
+    """An option value the runner cannot act on (unknown target, too many steps...)."""
+
+    exit_code = 2
+
+
+class ConfigurationError(UsageError):
+    pass
+
+
+class InvalidMigrationFiles(UsageError):
+    """The files on disk do not form a valid, ordered set; nothing was run."""
+
+    def __init__(self, problems: Iterable[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class HistoryMismatch(UsageError):
+    """Applied migrations whose files changed or vanished since they were applied."""
+
+    def __init__(self, problems: Iterable[str]):
+        self.problems = list(problems)
+        lines = ["applied migrations no longer match their files:"]
+        lines += [f"  {p}" for p in self.problems]
+        lines.append(
+            "Restore the original files, or roll the database back to match them; "
+            "nothing was run."
+        )
+        super().__init__("\n".join(lines))
+
+
+class DatabaseUnavailable(SqlMigrationsError):
+    pass
+
+
+class LockTimeout(SqlMigrationsError):
+    pass
+
+
+class MigrationFailed(SqlMigrationsError):
+    """A statement failed; the migration was rolled back, earlier ones stay applied."""
+
+    def __init__(
+        self,
+        *,
+        location: str,
+        message: str,
+        code: str | None,
+        done: list[str],
+        not_done: list[str],
+        verb: str,
+    ):
+        self.location = location
+        self.db_message = message
+        self.code = code
+        self.done = done
+        self.not_done = not_done
+        suffix = f" ({code})" if code else ""
+        lines = [f"{location}: {message}{suffix}"]
+        lines.append(f"{verb} before the failure: {', '.join(done) or 'none'}.")
+        lines.append(f"Not {verb.lower()} (rolled back or not started): {', '.join(not_done)}.")
+        super().__init__("\n".join(lines))
+
+
+def mask_secrets(text: str, settings_dict: Mapping[str, Any]) -> str:
+    """Hide the connection's password wherever a driver or Django echoed it."""
+    password = str(settings_dict.get("PASSWORD") or "")
+    if password:
+        # A URL-quoted copy can surface too, e.g. from a DSN in a driver message.
+        for form in {password, quote(password, safe="")}:
+            text = text.replace(form, "********")
+    return text
+
+
+class MigrationInterrupted(SqlMigrationsError):
+    """Ctrl-C: the migration under way was rolled back by its transaction."""
+
+    exit_code = 130
+
+    def __init__(self, *, current: str, done: list[str], verb: str):
+        super().__init__(
+            f"interrupted during {current}, which was rolled back. "
+            f"{verb} before the interruption: {', '.join(done) or 'none'}."
+        )

@@ -1,0 +1,332 @@
+"""Plan which migrations to run, in which order, and run them, recording each step.
+
+Everything a command does goes through here, so deploy scripts and the test
+runner hook take the same path as a person at a terminal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import DatabaseError
+
+from sqlmigrations import conf
+from sqlmigrations.database import connect, get_connection, one_line
+from sqlmigrations.errors import (
+    HistoryMismatch,
+    InvalidMigrationFiles,
+    MigrationFailed,
+    MigrationInterrupted,
+    UsageError,
+    mask_secrets,
+)
+from sqlmigrations.files import Migration, SqlFile, load_migrations
+from sqlmigrations.lock import migration_lock, write_transaction
+from sqlmigrations.models import SchemaMigration
+from sqlmigrations.recorder import MigrationRecorder
+from sqlmigrations.sql import SqlSyntaxError, Statement, split_statements
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the executor reports while it works; commands turn it into output."""
+
+    event: str  # apply_start, apply_success, unapply_start, unapply_success, skip, failure, wait
+    migration: Migration | None = None
+    elapsed_ms: int | None = None
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    version: int
+    label: str
+    migration: Migration | None
+    record: SchemaMigration | None
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def applied(self) -> bool:
+        return self.record is not None
+
+
+@dataclass(frozen=True)
+class Step:
+    migration: Migration
+    sql_file: SqlFile
+    statements: list[Statement]
+
+
+class Executor:
+    def __init__(
+        self,
+        database: str = "default",
+        *,
+        dirs: Sequence[Path] | None = None,
+        progress: ProgressCallback | None = None,
+        lock_timeout: float | None = None,
+    ):
+        self.connection = get_connection(database)
+        self.alias = database
+        self.vendor = self.connection.vendor
+        self.dirs = list(dirs) if dirs is not None else conf.migration_dirs(database)
+        self.progress = progress or (lambda _: None)
+        self.lock_timeout = conf.lock_timeout() if lock_timeout is None else lock_timeout
+        self.recorder = MigrationRecorder(self.connection)
+        self._migrations: list[Migration] | None = None
+
+    # Reading -----------------------------------------------------------------
+
+    def migrations(self) -> list[Migration]:
+        if self._migrations is None:
+            self._migrations = load_migrations(self.dirs, self.vendor)
+        return self._migrations
+
+    def _applied(self) -> dict[int, SchemaMigration]:
+        if not self.recorder.database_exists():
+            return {}
+        connect(self.connection)
+        return self.recorder.applied()
+
+    def status(self) -> list[MigrationState]:
+        """Every version known from the files or the history, in order."""
+        files = {m.version: m for m in self.migrations()}
+        applied = self._applied()
+        states = []
+        for version in sorted(files.keys() | applied.keys()):
+            migration, record = files.get(version), applied.get(version)
+            label = migration.label if migration else record.name  # type: ignore[union-attr]
+            states.append(
+                MigrationState(
+                    version=version,
+                    label=label,
+                    migration=migration,
+                    record=record,
+                    problems=tuple(_problems(migration, record)),
+                )
+            )
+        return states
+
+    def _check_history(self, applied: dict[int, SchemaMigration]) -> None:
+        files = {m.version: m for m in self.migrations()}
+        problems = [
+            f"{record.name}: {problem}"
+            for version, record in sorted(applied.items())
+            for problem in _problems(files.get(version), record)
+        ]
+        if problems:
+            raise HistoryMismatch(problems)
+
+    # Planning ----------------------------------------------------------------
+
+    def _plan_up(self, applied: dict[int, SchemaMigration], target: int | None) -> list[Step]:
+        migrations = self.migrations()
+        if target is not None and target not in {m.version for m in migrations}:
+            raise UsageError(f"--target {target} is not a migration version{_known(migrations)}")
+        plan = [
+            m
+            for m in migrations
+            if m.version not in applied and (target is None or m.version <= target)
+        ]
+        return self._prepare(plan, "up")
+
+    def _plan_down(
+        self, applied: dict[int, SchemaMigration], steps: int | None, target: int | None
+    ) -> list[Step]:
+        files = {m.version: m for m in self.migrations()}
+        newest_first = sorted(applied, reverse=True)
+        if target is not None:
+            if target != 0 and target not in files and target not in applied:
+                raise UsageError(
+                    f"--target {target} is not a migration version{_known(self.migrations())}"
+                    " (use --target 0 to roll back everything)"
+                )
+            versions = [v for v in newest_first if v > target]
+        elif steps is not None:
+            if steps > len(newest_first):
+                raise UsageError(
+                    f"--steps {steps} is more than the {len(newest_first)} applied "
+                    f"migration{'s' if len(newest_first) != 1 else ''}"
+                )
+            versions = newest_first[:steps]
+        else:
+            versions = newest_first[:1]
+        return self._prepare([files[v] for v in versions], "down")
+
+    def _prepare(self, plan: list[Migration], direction: str) -> list[Step]:
+        """Split every file of the plan up front: a syntax error stops the run before it starts."""
+        steps, problems = [], []
+        for migration in plan:
+            sql_file = migration.up if direction == "up" else migration.down
+            try:
+                statements = split_statements(sql_file.text, self.vendor)
+            except SqlSyntaxError as exc:
+                problems.append(f"{sql_file.path.name}:{exc.line}: {exc.message}")
+                continue
+            steps.append(Step(migration, sql_file, statements))
+        if problems:
+            raise InvalidMigrationFiles(problems)
+        return steps
+
+    def plan_up(self, target: int | None = None) -> list[Step]:
+        """What ``up`` would run, without writing anything (not even the history table)."""
+        self.migrations()
+        applied = self._applied()
+        self._check_history(applied)
+        return self._plan_up(applied, target)
+
+    def plan_down(self, steps: int | None = None, target: int | None = None) -> list[Step]:
+        self.migrations()
+        applied = self._applied()
+        self._check_history(applied)
+        return self._plan_down(applied, steps, target)
+
+    # Running -----------------------------------------------------------------
+
+    def up(self, target: int | None = None) -> list[Migration]:
+        """Apply pending migrations in version order; returns those applied."""
+        self.migrations()  # invalid files fail before connecting
+        connect(self.connection)
+        with self._lock():
+            self.recorder.ensure_table()
+            applied = self.recorder.applied()
+            self._check_history(applied)
+            return self._run(self._plan_up(applied, target), "up")
+
+    def down(
+        self,
+        steps: int | None = None,
+        target: int | None = None,
+        *,
+        confirm: Callable[[list[Step]], None] | None = None,
+    ) -> list[Migration]:
+        """Roll back the newest applied migrations (one by default); returns those reverted.
+
+        ``confirm`` sees the plan made under the lock, so what a person approves is
+        exactly what runs; it raises to cancel.
+        """
+        self.migrations()
+        if not self.recorder.database_exists():
+            self._plan_down({}, steps, target)  # still reject impossible options
+            return []  # and do not create a SQLite file just to find it empty
+        connect(self.connection)
+        with self._lock():
+            applied = self.recorder.applied()
+            self._check_history(applied)
+            plan = self._plan_down(applied, steps, target)
+            if plan and confirm is not None:
+                confirm(plan)
+            return self._run(plan, "down")
+
+    def _lock(self):  # type: ignore[no-untyped-def]
+        return migration_lock(
+            self.connection,
+            self.lock_timeout,
+            on_wait=lambda message: self.progress(Progress("wait", message=message)),
+        )
+
+    def _run(self, plan: list[Step], direction: str) -> list[Migration]:
+        done: list[Migration] = []
+        verb = "Applied" if direction == "up" else "Rolled back"
+        for index, step in enumerate(plan):
+            event = "apply" if direction == "up" else "unapply"
+            self.progress(Progress(f"{event}_start", step.migration))
+            started = time.perf_counter()
+            try:
+                ran = self._run_step(step, direction, started)
+            except KeyboardInterrupt:
+                self.progress(Progress("failure", step.migration))
+                raise MigrationInterrupted(
+                    current=step.migration.label,
+                    done=[m.label for m in done],
+                    verb=verb,
+                ) from None
+            except _StatementFailed as failure:
+                self.progress(Progress("failure", step.migration))
+                raise MigrationFailed(
+                    location=f"{step.sql_file.path.name}:{failure.line}",
+                    message=failure.message,
+                    code=failure.code,
+                    done=[m.label for m in done],
+                    not_done=[s.migration.label for s in plan[index:]],
+                    verb=verb,
+                ) from failure.__cause__
+            if not ran:
+                self.progress(Progress("skip", step.migration, message="done by another runner"))
+                continue
+            elapsed = _ms_since(started)
+            done.append(step.migration)
+            self.progress(Progress(f"{event}_success", step.migration, elapsed))
+        return done
+
+    def _run_step(self, step: Step, direction: str, started: float) -> bool:
+        """One migration and its history row, in one transaction."""
+        with write_transaction(self.connection):
+            if self.vendor == "sqlite":
+                # SQLite has no session lock: re-check under the write lock, since
+                # another runner may have done this step after we planned it.
+                already_applied = self.recorder.is_applied(step.migration.version)
+                if already_applied == (direction == "up"):
+                    return False
+            with self.connection.cursor() as cursor:
+                for statement in step.statements:
+                    try:
+                        cursor.execute(statement.sql)
+                    except DatabaseError as exc:
+                        raise _StatementFailed(statement, exc, self.connection) from exc
+            if direction == "up":
+                self.recorder.record_applied(step.migration, _ms_since(started))
+            else:
+                self.recorder.record_unapplied(step.migration.version)
+        return True
+
+
+class _StatementFailed(Exception):
+    """Carries a failing statement's position and the driver's error out of the transaction."""
+
+    def __init__(self, statement: Statement, exc: DatabaseError, connection):  # type: ignore[no-untyped-def]
+        driver_error = exc.__cause__ or exc
+        self.line = statement.line
+        self.code: str | None = None
+        message = ""
+        sqlstate = getattr(driver_error, "sqlstate", None)
+        diag = getattr(driver_error, "diag", None)
+        if sqlstate:  # psycopg
+            self.code = f"SQLSTATE {sqlstate}"
+            message = (diag.message_primary or "") if diag is not None else ""
+            if diag is not None and diag.statement_position:
+                offset = int(diag.statement_position) - 1
+                self.line += statement.sql.count("\n", 0, offset)
+            if diag is not None and diag.message_detail:
+                message += f" ({diag.message_detail})"
+        elif getattr(driver_error, "sqlite_errorname", None):
+            self.code = driver_error.sqlite_errorname  # type: ignore[union-attr]
+        message = message or one_line(str(driver_error)) or type(driver_error).__name__
+        self.message = mask_secrets(message, connection.settings_dict)
+        super().__init__(self.message)
+
+
+def _problems(migration: Migration | None, record: SchemaMigration | None) -> list[str]:
+    if record is None:
+        return []
+    if migration is None:
+        return ["applied, but its files are missing"]
+    if migration.checksum != record.checksum:
+        return ["applied, but its up file has changed since (checksum differs)"]
+    return []
+
+
+def _known(migrations: list[Migration]) -> str:
+    if not migrations:
+        return " (no migration files found)"
+    return f" (the files hold versions {migrations[0].version} to {migrations[-1].version})"
+
+
+def _ms_since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)

@@ -1,0 +1,172 @@
+"""Find NNN_name.up.sql / NNN_name.down.sql files and validate them as one ordered set.
+
+Everything here works on files alone, so every problem is reported before the
+database is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from sqlmigrations.errors import InvalidMigrationFiles
+
+# Vendors as Django names them (connection.vendor).
+VENDORS = frozenset({"postgresql", "sqlite", "mysql", "oracle"})
+
+FILE_NAME = re.compile(
+    r"^(?P<prefix>[0-9]+)_(?P<name>[A-Za-z0-9_-]+)"
+    r"(?:\.(?P<vendor>[A-Za-z0-9]+))?\.(?P<direction>up|down)\.sql$"
+)
+NAME_RULE = "NNN_description.up.sql / NNN_description.down.sql (description: letters, digits, _ or -)"
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    path: Path
+    text: str
+
+    @cached_property
+    def checksum(self) -> str:
+        return checksum(self.text)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    label: str  # the file stem shared by up and down, e.g. 001_initial_schema
+    up: SqlFile
+    down: SqlFile
+
+    @property
+    def checksum(self) -> str:
+        return self.up.checksum
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def checksum(text: str) -> str:
+    # Line endings are normalised so a checkout with CRLF does not look like drift.
+    normalised = text.replace("\r\n", "\n").encode("utf-8")
+    return hashlib.sha256(normalised).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    path: Path
+    version: int
+    label: str
+    vendor: str | None
+    direction: str
+
+
+def load_migrations(dirs: Sequence[Path], vendor: str) -> list[Migration]:
+    """Every migration in ``dirs`` for ``vendor``, sorted by version.
+
+    Raises InvalidMigrationFiles listing every problem found, so a user fixes them
+    in one go rather than one per run.
+    """
+    problems: list[str] = []
+    candidates: list[_Candidate] = []
+    for directory in dirs:
+        if not directory.is_dir():
+            problems.append(f"migrations directory {directory} does not exist")
+            continue
+        for path in sorted(directory.iterdir()):
+            if not path.name.endswith(".sql") or path.name.startswith("."):
+                continue
+            match = FILE_NAME.match(path.name)
+            if match is None:
+                problems.append(f"{path}: bad file name, expected {NAME_RULE}")
+                continue
+            file_vendor = match["vendor"]
+            if file_vendor is not None and file_vendor not in VENDORS:
+                problems.append(
+                    f"{path}: unknown database vendor '{file_vendor}' "
+                    f"(one of {', '.join(sorted(VENDORS))})"
+                )
+                continue
+            candidates.append(
+                _Candidate(
+                    path=path,
+                    version=int(match["prefix"]),
+                    label=f"{match['prefix']}_{match['name']}",
+                    vendor=file_vendor,
+                    direction=match["direction"],
+                )
+            )
+
+    by_version: dict[int, list[_Candidate]] = {}
+    for candidate in candidates:
+        by_version.setdefault(candidate.version, []).append(candidate)
+
+    migrations: list[Migration] = []
+    for version in sorted(by_version):
+        group = by_version[version]
+        migration = _build(version, group, vendor, problems)
+        if migration is not None:
+            migrations.append(migration)
+    if problems:
+        raise InvalidMigrationFiles(problems)
+    return migrations
+
+
+def _build(
+    version: int, group: list[_Candidate], vendor: str, problems: list[str]
+) -> Migration | None:
+    labels = sorted({c.label for c in group})
+    if len(labels) > 1:
+        paths = ", ".join(str(c.path) for c in group)
+        problems.append(f"version {version} is used by more than one migration: {paths}")
+        return None
+    slots: dict[tuple[str | None, str], _Candidate] = {}
+    for candidate in group:
+        key = (candidate.vendor, candidate.direction)
+        if key in slots:
+            problems.append(
+                f"version {version} has two files for the same slot: "
+                f"{slots[key].path} and {candidate.path}"
+            )
+            return None
+        slots[key] = candidate
+    # Each variant (generic or per vendor) must come as an up/down pair.
+    ok = True
+    for file_vendor, direction in slots:
+        other = "down" if direction == "up" else "up"
+        if (file_vendor, other) not in slots:
+            path = slots[(file_vendor, direction)].path
+            problems.append(f"{path} has no matching .{other}.sql file")
+            ok = False
+    if not ok:
+        return None
+    chosen_vendor: str | None = vendor if (vendor, "up") in slots else None
+    if (chosen_vendor, "up") not in slots:
+        problems.append(
+            f"version {version} ({labels[0]}) has no file for {vendor}: "
+            f"add {labels[0]}.up.sql or {labels[0]}.{vendor}.up.sql"
+        )
+        return None
+    up = _read(slots[(chosen_vendor, "up")].path, problems)
+    down = _read(slots[(chosen_vendor, "down")].path, problems)
+    if up is None or down is None:
+        return None
+    return Migration(version=version, label=labels[0], up=up, down=down)
+
+
+def _read(path: Path, problems: list[str]) -> SqlFile | None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append(f"{path}: cannot be read ({exc.strerror})")
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(f"{path}: not valid UTF-8 (byte {exc.start})")
+        return None
+    return SqlFile(path=path, text=text.removeprefix("\ufeff"))

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from sqlmigrations.database import describe
+from sqlmigrations.errors import UsageError
+from sqlmigrations.executor import Executor, Step
+
+from ._base import SqlMigrationsCommand, positive_int, version_number
+
+
+class Command(SqlMigrationsCommand):
+    help = (
+        "Roll back the newest applied SQL migration (or several) by running its "
+        ".down.sql file and deleting its history row, in one transaction."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        super().add_arguments(parser)
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument(
+            "--steps",
+            type=positive_int,
+            metavar="N",
+            help="Roll back the newest N applied migrations, newest first (default 1).",
+        )
+        which.add_argument(
+            "--target",
+            type=version_number,
+            metavar="VERSION",
+            help="Roll back every applied migration above VERSION (0 rolls back all).",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Print the plan and the SQL it would run; change nothing in the database.",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Do not ask for confirmation (needed when there is no terminal).",
+        )
+        self.add_lock_timeout(parser)
+
+    def run(self, **options: Any) -> None:
+        executor = Executor(
+            options["database"], progress=self.report, lock_timeout=options["lock_timeout"]
+        )
+        if self.verbosity >= 2:
+            self.stdout.write(f"Database: {describe(executor.connection)}")
+        if options["dry_run"]:
+            plan = executor.plan_down(options["steps"], options["target"])
+            self.print_plan(plan, "Unapply", empty="No migrations to roll back.")
+            return
+        confirm = (lambda plan: self.confirm(plan, executor)) if options["interactive"] else None
+        reverted = executor.down(options["steps"], options["target"], confirm=confirm)
+        if self.verbosity >= 1:
+            count = len(reverted)
+            if not count:
+                self.stdout.write("No migrations to roll back.")
+                return
+            self.stdout.write(
+                f"Rolled back {count} migration{'s' if count != 1 else ''} "
+                f"on database '{executor.alias}'."
+            )
+
+    def confirm(self, plan: list[Step], executor: Executor) -> None:
+        labels = ", ".join(str(step.migration) for step in plan)
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"refusing to roll back {labels} without confirmation: there is no terminal "
+                "to ask on; pass --noinput to roll back anyway"
+            )
+        self.stdout.write(
+            f"This will roll back {labels} on database '{executor.alias}' "
+            f"({describe(executor.connection)}) and may destroy data."
+        )
+        answer = input("Type 'yes' to continue, or anything else to cancel: ")
+        if answer.strip().lower() != "yes":
+            raise UsageError("rollback cancelled; nothing was changed")

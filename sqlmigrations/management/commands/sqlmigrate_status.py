@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from typing import Any
+
+from django.utils import timezone
+
+from sqlmigrations.database import describe
+from sqlmigrations.executor import Executor, MigrationState
+
+from ._base import SqlMigrationsCommand
+
+
+class Command(SqlMigrationsCommand):
+    help = "Show every SQL migration: applied (with when), pending, and any problems."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print the status as JSON, for scripts.",
+        )
+
+    def run(self, **options: Any) -> None:
+        executor = Executor(options["database"])
+        states = executor.status()
+        if options["json"]:
+            self.stdout.write(json.dumps(self.as_json(executor, states), indent=2))
+            return
+        self.stdout.write(self.style.MIGRATE_HEADING(f"Database: {describe(executor.connection)}"))
+        if not states:
+            self.stdout.write("  (no migrations)")
+        for state in states:
+            self.stdout.write(self.line(state))
+        pending = sum(1 for s in states if not s.applied)
+        problems = sum(1 for s in states if s.problems)
+        applied = len(states) - pending
+        summary = f"{applied} applied, {pending} pending, {problems} with problems."
+        self.stdout.write(self.style.ERROR(summary) if problems else summary)
+
+    def line(self, state: MigrationState) -> str:
+        if state.problems:
+            return self.style.ERROR(f" [!] {state.label}  {'; '.join(state.problems)}")
+        if state.record is not None:
+            when = timezone.localtime(state.record.applied_at) if timezone.is_aware(
+                state.record.applied_at
+            ) else state.record.applied_at
+            detail = f"applied {when:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+            return f" [X] {state.label}  {detail}"
+        return f" [ ] {state.label}  pending"
+
+    def as_json(self, executor: Executor, states: list[MigrationState]) -> dict[str, Any]:
+        return {
+            "database": executor.alias,
+            "vendor": executor.vendor,
+            "migrations": [
+                {
+                    "version": s.version,
+                    "name": s.label,
+                    "state": "applied" if s.applied else "pending",
+                    "applied_at": s.record.applied_at.isoformat() if s.record else None,
+                    "execution_ms": s.record.execution_ms if s.record else None,
+                    "checksum": s.record.checksum if s.record else s.migration.checksum,  # type: ignore[union-attr]
+                    "problems": list(s.problems),
+                }
+                for s in states
+            ],
+            "pending": [s.version for s in states if not s.applied],
+            "problems": [f"{s.label}: {p}" for s in states for p in s.problems],
+        }

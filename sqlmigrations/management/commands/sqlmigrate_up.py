@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from sqlmigrations.database import describe
+from sqlmigrations.executor import Executor
+
+from ._base import SqlMigrationsCommand, version_number
+
+
+class Command(SqlMigrationsCommand):
+    help = "Apply pending SQL migrations in version order, each in its own transaction."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--target",
+            type=version_number,
+            metavar="VERSION",
+            help="Apply pending migrations up to and including this version only.",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Print the plan and the SQL it would run; change nothing in the database.",
+        )
+        self.add_lock_timeout(parser)
+
+    def run(self, **options: Any) -> None:
+        executor = Executor(
+            options["database"], progress=self.report, lock_timeout=options["lock_timeout"]
+        )
+        if self.verbosity >= 2:
+            self.stdout.write(f"Database: {describe(executor.connection)}")
+        if options["dry_run"]:
+            self.print_plan(executor.plan_up(options["target"]), "Apply", empty="No migrations to apply.")
+            return
+        applied = executor.up(options["target"])
+        if self.verbosity >= 1:
+            if applied:
+                count = len(applied)
+                self.stdout.write(
+                    f"Applied {count} migration{'s' if count != 1 else ''} "
+                    f"to database '{executor.alias}'."
+                )
+            else:
+                self.stdout.write("No migrations to apply.")

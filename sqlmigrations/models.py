@@ -1,0 +1,19 @@
+from django.db import models
+
+
+class SchemaMigration(models.Model):
+    """One applied SQL migration: the runner's memory of what the database holds."""
+
+    version = models.BigIntegerField(primary_key=True)
+    name = models.CharField(max_length=255, help_text="File stem, e.g. 001_initial_schema")
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the up file as applied")
+    applied_at = models.DateTimeField()
+    execution_ms = models.PositiveIntegerField(help_text="Time the up file took to run")
+
+    class Meta:
+        db_table = "schema_migrations"
+        ordering = ["version"]
+        verbose_name = "schema migration"
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,82 @@
+"""The history table: which migrations a database holds, in one small class.
+
+Modelled on Django's MigrationRecorder. Every read is a single query, so status
+stays cheap with thousands of applied migrations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import DatabaseError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from sqlmigrations.files import Migration
+from sqlmigrations.models import SchemaMigration
+
+TABLE = SchemaMigration._meta.db_table
+
+
+class MigrationRecorder:
+    def __init__(self, connection: BaseDatabaseWrapper):
+        self.connection = connection
+        self.alias = connection.alias
+
+    @property
+    def objects(self):  # type: ignore[no-untyped-def]
+        return SchemaMigration.objects.using(self.alias)
+
+    def database_exists(self) -> bool:
+        """False for a SQLite file not created yet: reading must not create it."""
+        if self.connection.vendor != "sqlite" or self.connection.is_in_memory_db():
+            return True
+        return Path(str(self.connection.settings_dict["NAME"])).exists()
+
+    def has_table(self) -> bool:
+        if not self.database_exists():
+            return False
+        with self.connection.cursor() as cursor:
+            return TABLE in self.connection.introspection.table_names(cursor)
+
+    def ensure_table(self) -> None:
+        """Create schema_migrations by applying the app's own Django migration.
+
+        Going through Django's migration executor records it in django_migrations,
+        so a later ``manage.py migrate`` knows the table is already there.
+        """
+        if self.has_table():
+            return
+        executor = MigrationExecutor(self.connection)
+        targets = executor.loader.graph.leaf_nodes("sqlmigrations")
+        try:
+            executor.migrate(targets)
+        except DatabaseError:
+            # Another runner on a SQLite file may have created it in between.
+            if not self.has_table():
+                raise
+        if not self.has_table():
+            # Recorded as applied in django_migrations but dropped since.
+            with self.connection.schema_editor() as editor:
+                editor.create_model(SchemaMigration)
+
+    def applied(self) -> dict[int, SchemaMigration]:
+        if not self.has_table():
+            return {}
+        return {row.version: row for row in self.objects.order_by("version")}
+
+    def is_applied(self, version: int) -> bool:
+        return self.objects.filter(version=version).exists()
+
+    def record_applied(self, migration: Migration, execution_ms: int) -> None:
+        self.objects.create(
+            version=migration.version,
+            name=migration.label,
+            checksum=migration.checksum,
+            applied_at=timezone.now(),
+            execution_ms=execution_ms,
+        )
+
+    def record_unapplied(self, version: int) -> None:
+        self.objects.filter(version=version).delete()
