@@ -167,6 +167,7 @@ def _read(path: Path, problems: list[str]) -> SqlFile | None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.append(f"{path}: not valid UTF-8 (byte {exc.start})")
+        line = data.count(b"\n", 0, exc.start) + 1
+        problems.append(f"{path}:{line}: not valid UTF-8 (byte {exc.start + 1} of the file)")
         return None
     return SqlFile(path=path, text=text.removeprefix("\ufeff"))

@@ -39,7 +39,16 @@ def migration_lock(
         with connection.cursor() as cursor:
             # How long a writer waits for another runner's transaction to end.
             cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        yield
+        try:
+            yield
+        except DatabaseError as exc:
+            if "database is locked" not in str(exc):
+                raise
+            raise LockTimeout(
+                "another connection holds the write lock on this SQLite database "
+                f"(another runner, or an open transaction); gave up after {timeout:g}s. "
+                "Wait for it to finish, or raise --lock-timeout."
+            ) from exc
     else:
         yield
 

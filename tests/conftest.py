@@ -1,0 +1,313 @@
+"""Fixtures: a fresh real database per test (SQLite file or PostgreSQL), migration
+files written per test, and helpers to run the commands in-process or as real
+``manage.py`` processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get(
+    "SQLMIGRATIONS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
+)
+# CI sets this: a PostgreSQL test that cannot run must fail the run, not skip.
+REQUIRE_POSTGRES = os.environ.get("SQLMIGRATIONS_REQUIRE_POSTGRES") == "1"
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL availability, and CI's rule that its tests never skip
+
+_postgres_error: list[str] = []
+
+
+def postgres_unavailable() -> str | None:
+    if not _postgres_error:
+        try:
+            psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+            _postgres_error.append("")
+        except psycopg.Error as exc:
+            _postgres_error.append(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
+    return _postgres_error[0] or None
+
+
+def require_postgres() -> None:
+    reason = postgres_unavailable()
+    if reason:
+        if REQUIRE_POSTGRES:
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+_skipped_postgres: list[str] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "postgres" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgresql)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "postgresql" in report.keywords:
+        _skipped_postgres.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REQUIRE_POSTGRES and _skipped_postgres and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if REQUIRE_POSTGRES and _skipped_postgres:
+        terminalreporter.write_line(
+            f"FAILED: {len(_skipped_postgres)} PostgreSQL test(s) were skipped, which "
+            "SQLMIGRATIONS_REQUIRE_POSTGRES=1 forbids:",
+            red=True,
+        )
+        for nodeid in _skipped_postgres:
+            terminalreporter.write_line(f"  {nodeid}")
+
+
+# ---------------------------------------------------------------------------
+# Migration files
+
+
+class MigrationFiles:
+    """A directory of migration files that a test writes itself."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+
+    def write(self, name: str, text: str | bytes) -> Path:
+        target = self.path / name
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text, encoding="utf-8")
+        return target
+
+    def pair(self, label: str, up: str, down: str) -> None:
+        self.write(f"{label}.up.sql", up)
+        self.write(f"{label}.down.sql", down)
+
+    def table(self, version: int, table: str, width: int = 3) -> None:
+        """A migration creating one small table, a common building block."""
+        self.pair(
+            f"{version:0{width}d}_create_{table}",
+            f"CREATE TABLE {table} (id integer PRIMARY KEY);\n",
+            f"DROP TABLE {table};\n",
+        )
+
+
+@pytest.fixture
+def migrations(tmp_path: Path, settings: Any) -> MigrationFiles:
+    files = MigrationFiles(tmp_path / "migrations")
+    settings.SQLMIGRATIONS_DIRS = [files.path]
+    settings.SQLMIGRATIONS_DATABASE_DIRS = {}
+    return files
+
+
+# ---------------------------------------------------------------------------
+# Databases
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def output(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class TargetDatabase:
+    vendor: str
+    alias: str
+    url: str
+    path: Path | None = None  # the SQLite file
+
+    # Inspection goes through its own raw connection, independent of Django's.
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.vendor == "sqlite":
+            assert self.path is not None
+            if not self.path.exists():
+                raise AssertionError(f"SQLite file {self.path} does not exist")
+            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as conn:
+                rows = conn.execute(sql.replace("%s", "?"), params).fetchall()
+            conn.close()
+            return rows
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+
+    def tables(self) -> set[str]:
+        if self.vendor == "sqlite":
+            assert self.path is not None
+            if not self.path.exists():
+                return set()
+            rows = self.query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        else:
+            rows = self.query(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        return {row[0] for row in rows}
+
+    def user_tables(self) -> set[str]:
+        return self.tables() - {"schema_migrations", "django_migrations"}
+
+    def applied(self) -> list[int]:
+        if "schema_migrations" not in self.tables():
+            return []
+        return [row[0] for row in self.query("SELECT version FROM schema_migrations ORDER BY version")]
+
+    def execute(self, sql: str) -> None:
+        """Change the database behind the runner's back (for drift and lock tests)."""
+        if self.vendor == "sqlite":
+            conn = sqlite3.connect(self.path)  # type: ignore[arg-type]
+            conn.execute(sql)
+            conn.commit()
+            conn.close()
+        else:
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                conn.execute(sql)  # type: ignore[arg-type]
+
+    def run(self, command: str, *args: str) -> Result:
+        """Run a management command in-process, as a fresh process would."""
+        out, err = StringIO(), StringIO()
+        try:
+            call_command(
+                command, *args, "--database", self.alias, "--no-color", stdout=out, stderr=err
+            )
+            code = 0
+        except CommandError as exc:
+            code = exc.returncode
+            err.write(str(exc))
+        finally:
+            connections[self.alias].close()
+        return Result(code, out.getvalue(), err.getvalue())
+
+
+def _register_alias(alias: str, url: str) -> None:
+    config = dj_database_url.parse(url)
+    connections.settings[alias] = connections.configure_settings({"default": config})["default"]
+
+
+def _unregister_alias(alias: str) -> None:
+    if hasattr(connections._connections, alias):  # type: ignore[attr-defined]
+        connections[alias].close()
+        del connections[alias]
+    connections.settings.pop(alias, None)
+
+
+def _create_postgres_database() -> str:
+    name = f"sqlm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    return name
+
+
+def _drop_postgres_database(name: str) -> None:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def postgres_url_for(name: str) -> str:
+    base = dj_database_url.parse(POSTGRES_URL)
+    user = base["USER"] or "postgres"
+    password = f":{base['PASSWORD']}" if base.get("PASSWORD") else ""
+    port = base["PORT"] or 5432
+    return f"postgres://{user}{password}@{base['HOST'] or '127.0.0.1'}:{port}/{name}"
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite"),
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+    ]
+)
+def target(request: pytest.FixtureRequest, tmp_path: Path, django_db_blocker: Any):
+    """A brand-new, empty database of each vendor, known to Django as alias 'target'."""
+    vendor = request.param
+    alias = "target"
+    if vendor == "sqlite":
+        path = tmp_path / "target.sqlite3"
+        database = TargetDatabase(vendor, alias, f"sqlite:///{path}", path)
+        cleanup = lambda: None  # noqa: E731
+    else:
+        require_postgres()
+        name = _create_postgres_database()
+        database = TargetDatabase(vendor, alias, postgres_url_for(name))
+        cleanup = lambda: _drop_postgres_database(name)  # noqa: E731
+    _register_alias(alias, database.url)
+    try:
+        with django_db_blocker.unblock():
+            yield database
+    finally:
+        _unregister_alias(alias)
+        cleanup()
+
+
+@pytest.fixture
+def postgres(request: pytest.FixtureRequest, django_db_blocker: Any):
+    """A PostgreSQL-only target, for behaviour only PostgreSQL has."""
+    require_postgres()
+    name = _create_postgres_database()
+    database = TargetDatabase("postgresql", "target", postgres_url_for(name))
+    _register_alias("target", database.url)
+    try:
+        with django_db_blocker.unblock():
+            yield database
+    finally:
+        _unregister_alias("target")
+        _drop_postgres_database(name)
+
+
+def manage(
+    *args: str,
+    database_url: str | None = None,
+    migrations_dir: Path | None = None,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
+    stdin: Any = subprocess.DEVNULL,
+    timeout: float = 60,
+) -> Result:
+    """Run a real ``python manage.py`` process, as a user or a deploy script would."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DB_PATH"))}
+    full_env.pop("DJANGO_SETTINGS_MODULE", None)
+    if migrations_dir is not None:
+        full_env["DJANGO_SETTINGS_MODULE"] = "tests.subprocess_settings"
+        full_env["SQLMIGRATIONS_TEST_DIRS"] = str(migrations_dir)
+        full_env["PYTHONPATH"] = str(REPO)
+    if database_url is not None:
+        full_env["DATABASE_URL"] = database_url
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=cwd,
+        env=full_env,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
