@@ -134,25 +134,27 @@ def _build(
             )
             return None
         slots[key] = candidate
-    # Each variant (generic or per vendor) must come as an up/down pair.
+    # Every file needs its other direction: from its own vendor, or the generic one
+    # (a DROP TABLE down file usually serves every vendor).
     ok = True
     for file_vendor, direction in slots:
         other = "down" if direction == "up" else "up"
-        if (file_vendor, other) not in slots:
+        if (file_vendor, other) not in slots and (None, other) not in slots:
             path = slots[(file_vendor, direction)].path
             problems.append(f"{path} has no matching .{other}.sql file")
             ok = False
     if not ok:
         return None
-    chosen_vendor: str | None = vendor if (vendor, "up") in slots else None
-    if (chosen_vendor, "up") not in slots:
+    up_slot = slots.get((vendor, "up")) or slots.get((None, "up"))
+    down_slot = slots.get((vendor, "down")) or slots.get((None, "down"))
+    if up_slot is None or down_slot is None:
         problems.append(
             f"version {version} ({labels[0]}) has no file for {vendor}: "
             f"add {labels[0]}.up.sql or {labels[0]}.{vendor}.up.sql"
         )
         return None
-    up = _read(slots[(chosen_vendor, "up")].path, problems)
-    down = _read(slots[(chosen_vendor, "down")].path, problems)
+    up = _read(up_slot.path, problems)
+    down = _read(down_slot.path, problems)
     if up is None or down is None:
         return None
     return Migration(version=version, label=labels[0], up=up, down=down)

@@ -6,6 +6,7 @@ stays cheap with thousands of applied migrations.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from django.db import DatabaseError
@@ -17,6 +18,7 @@ from sqlmigrations.files import Migration
 from sqlmigrations.models import SchemaMigration
 
 TABLE = SchemaMigration._meta.db_table
+CREATE_ATTEMPTS = 5
 
 
 class MigrationRecorder:
@@ -46,16 +48,21 @@ class MigrationRecorder:
         Going through Django's migration executor records it in django_migrations,
         so a later ``manage.py migrate`` knows the table is already there.
         """
-        if self.has_table():
-            return
-        executor = MigrationExecutor(self.connection)
-        targets = executor.loader.graph.leaf_nodes("sqlmigrations")
-        try:
-            executor.migrate(targets)
-        except DatabaseError:
-            # Another runner on a SQLite file may have created it in between.
-            if not self.has_table():
-                raise
+        for attempt in range(CREATE_ATTEMPTS):
+            if self.has_table():
+                return
+            # A new executor each time: it must see what another runner did meanwhile.
+            executor = MigrationExecutor(self.connection)
+            try:
+                executor.migrate(executor.loader.graph.leaf_nodes("sqlmigrations"))
+                break
+            except DatabaseError:
+                # SQLite has no lock around this: another runner may have created
+                # django_migrations or schema_migrations between our check and
+                # our CREATE. Look again rather than fail.
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         if not self.has_table():
             # Recorded as applied in django_migrations but dropped since.
             with self.connection.schema_editor() as editor:

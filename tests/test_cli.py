@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +155,35 @@ def test_every_option_has_help(command: str) -> None:
     for option in ours:
         line = next(line for line in result.out.splitlines() if line.strip().startswith(option))
         assert len(line.split()) > 2 or "\n" in result.out, line
+
+
+@pytest.mark.postgresql
+def test_ctrl_c_rolls_back_the_migration_under_way(
+    migrations: MigrationFiles, postgres: TargetDatabase
+) -> None:
+    migrations.table(1, "first")
+    migrations.pair("002_slow", "CREATE TABLE slow (id integer);\nSELECT pg_sleep(30);\n", "DROP TABLE slow;")
+    env = dict(
+        DJANGO_SETTINGS_MODULE="tests.subprocess_settings",
+        SQLMIGRATIONS_TEST_DIRS=str(migrations.path),
+        DATABASE_URL=postgres.url,
+        PATH="/usr/bin:/bin",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "sqlmigrate_up", "--no-color"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and postgres.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%'"
+    ) == [(0,)]:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, out + err
+    assert "interrupted during 002_slow, which was rolled back" in err
+    assert "Applied before the interruption: 001_create_first." in err
+    assert "Traceback" not in err
+    assert postgres.applied() == [1]
+    assert postgres.user_tables() == {"first"}

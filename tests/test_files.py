@@ -178,3 +178,27 @@ def test_unknown_vendor_suffix_is_refused(target: TargetDatabase, migrations: Mi
     err = assert_refused_untouched(target)
 
     assert "unknown database vendor 'mssql'" in err
+
+
+def test_vendor_up_file_can_share_the_generic_down_file(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.write("001_t.up.sql", "CREATE TABLE t (id integer);")
+    migrations.write("001_t.sqlite.up.sql", "CREATE TABLE t (id integer, only_sqlite text);")
+    migrations.write("001_t.down.sql", "DROP TABLE t;")
+
+    assert target.run("sqlmigrate_up").code == 0
+    assert target.run("sqlmigrate_down", "--noinput").code == 0
+
+    assert target.user_tables() == set()
+
+
+def test_vendor_down_file_without_any_up_is_refused(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(2, "b")
+    path = migrations.write("001_t.sqlite.down.sql", "DROP TABLE t;")
+
+    err = assert_refused_untouched(target)
+
+    assert err == f"{path} has no matching .up.sql file"
