@@ -1,7 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class SqlMigrationsConfig(AppConfig):
     name = "sqlmigrations"
     verbose_name = "SQL migrations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from sqlmigrations.signals import apply_on_migrate
+
+        # One call per migrate run: the signal is sent once per app, filter on ours.
+        post_migrate.connect(apply_on_migrate, sender=self, dispatch_uid="sqlmigrations.apply")

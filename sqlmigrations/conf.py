@@ -35,3 +35,24 @@ def migration_dirs(alias: str) -> list[Path]:
 
 def lock_timeout() -> float:
     return float(getattr(settings, "SQLMIGRATIONS_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+
+
+def has_migration_dirs(alias: str) -> bool:
+    per_alias = getattr(settings, "SQLMIGRATIONS_DATABASE_DIRS", {}) or {}
+    return bool(per_alias.get(alias, getattr(settings, "SQLMIGRATIONS_DIRS", [])))
+
+
+def skipped_versions(alias: str) -> frozenset[int]:
+    """Versions never applied on ``alias`` (e.g. demo data in production)."""
+    per_alias = getattr(settings, "SQLMIGRATIONS_SKIP_VERSIONS", {}) or {}
+    return frozenset(int(v) for v in per_alias.get(alias, ()))
+
+
+def apply_on_migrate() -> bool | str:
+    """When ``manage.py migrate`` also applies SQL migrations: "tests", True or False."""
+    value = getattr(settings, "SQLMIGRATIONS_APPLY_ON_MIGRATE", "tests")
+    if value not in (True, False, "tests"):
+        raise ConfigurationError(
+            f"SQLMIGRATIONS_APPLY_ON_MIGRATE must be True, False or \"tests\", not {value!r}"
+        )
+    return value

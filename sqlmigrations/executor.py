@@ -50,10 +50,15 @@ class MigrationState:
     migration: Migration | None
     record: SchemaMigration | None
     problems: tuple[str, ...] = field(default=())
+    skipped: bool = False  # listed in SQLMIGRATIONS_SKIP_VERSIONS for this database
 
     @property
     def applied(self) -> bool:
         return self.record is not None
+
+    @property
+    def pending(self) -> bool:
+        return self.record is None and not self.skipped
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Executor:
         self.progress = progress or (lambda _: None)
         self.lock_timeout = conf.lock_timeout() if lock_timeout is None else lock_timeout
         self.recorder = MigrationRecorder(self.connection)
+        self.skipped = conf.skipped_versions(database)
         self._migrations: list[Migration] | None = None
 
     # Reading -----------------------------------------------------------------
@@ -109,6 +115,7 @@ class Executor:
                     migration=migration,
                     record=record,
                     problems=tuple(_problems(migration, record)),
+                    skipped=version in self.skipped,
                 )
             )
         return states
@@ -132,7 +139,9 @@ class Executor:
         plan = [
             m
             for m in migrations
-            if m.version not in applied and (target is None or m.version <= target)
+            if m.version not in applied
+            and m.version not in self.skipped
+            and (target is None or m.version <= target)
         ]
         return self._prepare(plan, "up")
 

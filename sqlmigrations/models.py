@@ -11,6 +11,11 @@ class SchemaMigration(models.Model):
     execution_ms = models.PositiveIntegerField(help_text="Time the up file took to run")
 
     class Meta:
+        # Unmanaged, like Django's own django_migrations: a TransactionTestCase flush
+        # empties every managed table, and an emptied history beside tables that
+        # still exist would make the next run re-apply everything. The table is
+        # created by this app's migration 0001 instead.
+        managed = False
         db_table = "schema_migrations"
         ordering = ["version"]
         verbose_name = "schema migration"

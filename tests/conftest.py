@@ -145,6 +145,10 @@ class TargetDatabase:
     url: str
     path: Path | None = None  # the SQLite file
 
+    @property
+    def name(self) -> str:
+        return str(self.path) if self.path else self.url.rsplit("/", 1)[1]
+
     # Inspection goes through its own raw connection, independent of Django's.
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         if self.vendor == "sqlite":
@@ -282,7 +286,12 @@ def postgres(request: pytest.FixtureRequest, django_db_blocker: Any):
         _drop_postgres_database(name)
 
 
-def manage(
+def manage(*args: str, **kwargs: Any) -> Result:
+    """Run a real ``python manage.py`` process, as a user or a deploy script would."""
+    return run_python("manage.py", *args, **kwargs)
+
+
+def run_python(
     *args: str,
     database_url: str | None = None,
     migrations_dir: Path | None = None,
@@ -291,7 +300,6 @@ def manage(
     stdin: Any = subprocess.DEVNULL,
     timeout: float = 60,
 ) -> Result:
-    """Run a real ``python manage.py`` process, as a user or a deploy script would."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DB_PATH"))}
     full_env.pop("DJANGO_SETTINGS_MODULE", None)
     if migrations_dir is not None:
@@ -302,7 +310,7 @@ def manage(
         full_env["DATABASE_URL"] = database_url
     full_env.update(env or {})
     proc = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=cwd,
         env=full_env,
         stdin=stdin,

@@ -5,3 +5,7 @@ import os
 from backend.settings import *  # noqa: F403
 
 SQLMIGRATIONS_DIRS = [os.environ["SQLMIGRATIONS_TEST_DIRS"]]
+
+# Lets a test give the SQLite test database a file, so --keepdb has something to keep.
+if os.environ.get("SQLMIGRATIONS_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["SQLMIGRATIONS_TEST_DB_NAME"]}  # noqa: F405

@@ -34,10 +34,12 @@ class Command(SqlMigrationsCommand):
             self.stdout.write("  (no migrations)")
         for state in states:
             self.stdout.write(self.line(state))
-        pending = sum(1 for s in states if not s.applied)
+        applied = sum(1 for s in states if s.applied)
+        pending = sum(1 for s in states if s.pending)
         problems = sum(1 for s in states if s.problems)
-        applied = len(states) - pending
         summary = f"{applied} applied, {pending} pending, {problems} with problems."
+        if skipped := sum(1 for s in states if s.skipped and not s.applied):
+            summary = summary[:-1] + f", {skipped} skipped by settings."
         self.stdout.write(self.style.ERROR(summary) if problems else summary)
 
     def line(self, state: MigrationState) -> str:
@@ -49,6 +51,8 @@ class Command(SqlMigrationsCommand):
             ) else state.record.applied_at
             detail = f"applied {when:%Y-%m-%d %H:%M:%S %Z}".rstrip()
             return f" [X] {state.label}  {detail}"
+        if state.skipped:
+            return f" [-] {state.label}  skipped (SQLMIGRATIONS_SKIP_VERSIONS)"
         return f" [ ] {state.label}  pending"
 
     def as_json(self, executor: Executor, states: list[MigrationState]) -> dict[str, Any]:
@@ -59,7 +63,7 @@ class Command(SqlMigrationsCommand):
                 {
                     "version": s.version,
                     "name": s.label,
-                    "state": "applied" if s.applied else "pending",
+                    "state": "applied" if s.applied else "skipped" if s.skipped else "pending",
                     "applied_at": s.record.applied_at.isoformat() if s.record else None,
                     "execution_ms": s.record.execution_ms if s.record else None,
                     "checksum": s.record.checksum if s.record else s.migration.checksum,  # type: ignore[union-attr]
@@ -67,6 +71,6 @@ class Command(SqlMigrationsCommand):
                 }
                 for s in states
             ],
-            "pending": [s.version for s in states if not s.applied],
+            "pending": [s.version for s in states if s.pending],
             "problems": [f"{s.label}: {p}" for s in states for p in s.problems],
         }
