@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "sqlmigrations",
+    "backend",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +68,10 @@ DATABASES = {
 }
 
 SQLMIGRATIONS_DIRS = [BASE_DIR / "backend" / "db" / "migrations"]
+# SEED_DEMO_DATA=0 keeps 002_seed_demo_data off this database for good (production):
+# it is then never applied and never reported as pending.
+if os.environ.get("SEED_DEMO_DATA", "1") == "0":
+    SQLMIGRATIONS_SKIP_VERSIONS = {"default": [2]}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

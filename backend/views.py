@@ -1,0 +1,213 @@
+"""A small read-mostly JSON API over the portfolio tables, and a health check."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db import Error as DatabaseError
+from django.db import transaction
+from django.forms import Form
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from backend.forms import NotificationPreferenceForm, PageForm, SnapshotRangeForm
+from backend.models import AnalyticsSnapshot, NotificationPreference, Portfolio, RebalanceEvent
+from sqlmigrations.errors import SqlMigrationsError
+from sqlmigrations.executor import Executor
+
+DEFAULT_PAGE_SIZE = 20
+
+
+def error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def form_message(form: Form) -> str:
+    parts = []
+    for field, errors in form.errors.items():
+        label = "" if field == "__all__" else f"{field}: "
+        parts.extend(f"{label}{message}" for message in errors)
+    return "; ".join(parts)
+
+
+def form_error(form: Form) -> JsonResponse:
+    return error(400, form_message(form))
+
+
+def get_portfolio(portfolio_id: str) -> Portfolio | None:
+    return Portfolio.objects.filter(pk=portfolio_id).first()
+
+
+def not_found(portfolio_id: str) -> JsonResponse:
+    return error(404, f"portfolio '{portfolio_id}' does not exist")
+
+
+def portfolio_json(portfolio: Portfolio) -> dict[str, Any]:
+    return {
+        "id": portfolio.id,
+        "name": portfolio.name,
+        "owner_email": portfolio.owner_email,
+        "base_currency": portfolio.base_currency,
+        "target_allocation": portfolio.target_allocation,
+        "drift_threshold_pct": str(portfolio.drift_threshold_pct),
+        "rebalance_frequency": portfolio.rebalance_frequency,
+        "created_at": portfolio.created_at.isoformat(),
+        "updated_at": portfolio.updated_at.isoformat(),
+    }
+
+
+def event_json(event: RebalanceEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "idempotency_key": event.idempotency_key,
+        "trigger": event.trigger,
+        "status": event.status,
+        "trades": event.trades,
+        "drift_before_pct": None if event.drift_before_pct is None else str(event.drift_before_pct),
+        "triggered_at": event.triggered_at.isoformat(),
+        "completed_at": event.completed_at.isoformat() if event.completed_at else None,
+        "failure_reason": event.failure_reason,
+    }
+
+
+def snapshot_json(snapshot: AnalyticsSnapshot) -> dict[str, Any]:
+    def dec(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "date": snapshot.snapshot_date.isoformat(),
+        "total_value": dec(snapshot.total_value),
+        "daily_return_pct": dec(snapshot.daily_return_pct),
+        "cumulative_return_pct": dec(snapshot.cumulative_return_pct),
+        "allocation": snapshot.allocation,
+    }
+
+
+def preferences_json(portfolio: Portfolio) -> dict[str, Any]:
+    return {
+        "portfolio": portfolio.id,
+        "preferences": [
+            {"channel": p.channel, "event_type": p.event_type, "enabled": p.enabled}
+            for p in portfolio.notification_preferences.all()
+        ],
+    }
+
+
+@require_GET
+def portfolio_list(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"results": [portfolio_json(p) for p in Portfolio.objects.all()]})
+
+
+@require_GET
+def portfolio_detail(request: HttpRequest, portfolio_id: str) -> JsonResponse:
+    portfolio = get_portfolio(portfolio_id)
+    if portfolio is None:
+        return not_found(portfolio_id)
+    return JsonResponse(portfolio_json(portfolio))
+
+
+@require_GET
+def rebalance_events(request: HttpRequest, portfolio_id: str) -> JsonResponse:
+    portfolio = get_portfolio(portfolio_id)
+    if portfolio is None:
+        return not_found(portfolio_id)
+    form = PageForm(request.GET)
+    if not form.is_valid():
+        return form_error(form)
+    page_size = form.cleaned_data["page_size"] or DEFAULT_PAGE_SIZE
+    paginator = Paginator(portfolio.rebalance_events.order_by("-triggered_at", "-id"), page_size)
+    number = form.cleaned_data["page"] or 1
+    if number > max(paginator.num_pages, 1):
+        return error(400, f"page: {number} is past the last page ({paginator.num_pages})")
+    page = paginator.page(number)
+    return JsonResponse(
+        {
+            "count": paginator.count,
+            "page": number,
+            "page_size": page_size,
+            "num_pages": paginator.num_pages,
+            "results": [event_json(e) for e in page.object_list],
+        }
+    )
+
+
+@require_GET
+def analytics_snapshots(request: HttpRequest, portfolio_id: str) -> JsonResponse:
+    portfolio = get_portfolio(portfolio_id)
+    if portfolio is None:
+        return not_found(portfolio_id)
+    form = SnapshotRangeForm(request.GET)
+    if not form.is_valid():
+        return form_error(form)
+    snapshots = portfolio.analytics_snapshots.order_by("snapshot_date")
+    if form.cleaned_data["start"]:
+        snapshots = snapshots.filter(snapshot_date__gte=form.cleaned_data["start"])
+    if form.cleaned_data["end"]:
+        snapshots = snapshots.filter(snapshot_date__lte=form.cleaned_data["end"])
+    return JsonResponse({"portfolio": portfolio.id, "results": [snapshot_json(s) for s in snapshots]})
+
+
+@csrf_exempt  # a JSON API for non-browser clients; there is no session to protect
+@require_http_methods(["GET", "PUT"])
+def notification_preferences(request: HttpRequest, portfolio_id: str) -> JsonResponse:
+    portfolio = get_portfolio(portfolio_id)
+    if portfolio is None:
+        return not_found(portfolio_id)
+    if request.method == "GET":
+        return JsonResponse(preferences_json(portfolio))
+    return replace_preferences(request, portfolio)
+
+
+def replace_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
+    """PUT replaces the whole set: listed pairs are stored, unlisted ones removed."""
+    try:
+        body = json.loads(request.body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error(400, "the request body is not valid JSON")
+    items = body.get("preferences") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return error(400, 'expected a JSON object {"preferences": [{"channel", "event_type", "enabled"}, ...]}')
+    cleaned = []
+    seen = set()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            return error(400, f"preferences[{index}]: expected an object")
+        unknown = set(item) - {"channel", "event_type", "enabled"}
+        if unknown:
+            return error(400, f"preferences[{index}]: unknown field {sorted(unknown)[0]!r}")
+        form = NotificationPreferenceForm(item)
+        if not form.is_valid():
+            return error(400, f"preferences[{index}]: {form_message(form)}")
+        key = (form.cleaned_data["channel"], form.cleaned_data["event_type"])
+        if key in seen:
+            return error(400, f"preferences[{index}]: {key[0]}/{key[1]} is listed twice")
+        seen.add(key)
+        cleaned.append(form.cleaned_data)
+    with transaction.atomic():
+        portfolio.notification_preferences.all().delete()
+        NotificationPreference.objects.bulk_create(
+            NotificationPreference(portfolio=portfolio, updated_at=timezone.now(), **data)
+            for data in cleaned
+        )
+    return JsonResponse(preferences_json(portfolio))
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """200 when the database holds every migration; 503 otherwise, for load balancers."""
+    try:
+        states = Executor("default").status()
+    except (SqlMigrationsError, DatabaseError) as exc:
+        message = str(exc) if isinstance(exc, SqlMigrationsError) else "database unavailable"
+        return JsonResponse({"status": "error", "error": message}, status=503)
+    pending = [s.version for s in states if s.pending]
+    problems = [f"{s.label}: {p}" for s in states for p in s.problems]
+    healthy = not pending and not problems
+    return JsonResponse(
+        {"status": "ok" if healthy else "migrations_needed", "pending": pending, "problems": problems},
+        status=200 if healthy else 503,
+    )

@@ -1,0 +1,190 @@
+"""backend/db/migrations: the portfolio schema and its demo seed, on both databases."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, TargetDatabase
+
+BACKEND_MIGRATIONS = REPO / "backend" / "db" / "migrations"
+TABLES = ["portfolios", "rebalance_events", "analytics_snapshots", "notification_preferences"]
+# Columns set by the seed itself; defaults such as created_at = now() differ per run.
+SEEDED_COLUMNS = {
+    "portfolios": "id, name, owner_email, base_currency, target_allocation, drift_threshold_pct, "
+    "rebalance_frequency, created_at, updated_at",
+    "rebalance_events": "id, portfolio_id, idempotency_key, trigger, status, trades, "
+    "drift_before_pct, triggered_at, completed_at, failure_reason",
+    "analytics_snapshots": "id, portfolio_id, snapshot_date, total_value, daily_return_pct, "
+    "cumulative_return_pct, allocation",
+    "notification_preferences": "id, portfolio_id, channel, event_type, enabled",
+}
+
+
+@pytest.fixture
+def backend(target: TargetDatabase, settings: Any) -> TargetDatabase:
+    settings.SQLMIGRATIONS_DIRS = [BACKEND_MIGRATIONS]
+    settings.SQLMIGRATIONS_DATABASE_DIRS = {}
+    return target
+
+
+def schema(database: TargetDatabase) -> str:
+    if database.vendor == "sqlite":
+        rows = database.query(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master "
+            "WHERE name NOT IN ('schema_migrations', 'django_migrations', 'sqlite_sequence') "
+            "AND tbl_name NOT IN ('schema_migrations', 'django_migrations') ORDER BY type, name"
+        )
+        return "\n".join(map(repr, rows))
+    dump = subprocess.run(
+        ["pg_dump", "--schema-only", "--no-owner", "--exclude-table=schema_migrations",
+         "--exclude-table=django_migrations*", database.url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    # pg_dump 15.14+ prints a random \restrict token; comments carry nothing to compare.
+    return "\n".join(
+        line for line in dump.splitlines() if not line.startswith(("\\restrict", "\\unrestrict", "--"))
+    )
+
+
+def rows(database: TargetDatabase) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        table: database.query(f"SELECT {SEEDED_COLUMNS[table]} FROM {table} ORDER BY id")
+        for table in TABLES
+    }
+
+
+def run_file_by_hand(database: TargetDatabase, name: str) -> None:
+    """Run a migration's SQL outside the runner, as someone with psql or sqlite3 would."""
+    path = BACKEND_MIGRATIONS / name
+    if database.vendor == "postgresql":
+        subprocess.run(
+            ["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), database.url],
+            check=True, capture_output=True,
+        )
+    else:
+        conn = sqlite3.connect(database.path)  # type: ignore[arg-type]
+        conn.executescript(path.read_text())
+        conn.close()
+
+
+def test_creates_the_four_tables_and_the_demo_portfolio(backend: TargetDatabase) -> None:
+    result = backend.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert backend.user_tables() == set(TABLES)
+    assert backend.query("SELECT id, base_currency FROM portfolios") == [("demo-portfolio-1", "USD")]
+    assert backend.query("SELECT count(*) FROM rebalance_events") == [(4,)]
+
+
+def test_up_down_up_gives_an_identical_schema_and_demo_rows(backend: TargetDatabase) -> None:
+    assert backend.run("sqlmigrate_up").code == 0
+    first_schema, first_rows = schema(backend), rows(backend)
+
+    down = backend.run("sqlmigrate_down", "--noinput", "--target", "0")
+    assert down.code == 0, down.output
+    assert backend.user_tables() == set()
+    assert backend.run("sqlmigrate_up").code == 0
+
+    assert schema(backend) == first_schema
+    assert rows(backend) == first_rows
+    assert all(table in first_schema for table in TABLES)
+
+
+def test_seed_run_again_by_hand_changes_nothing(backend: TargetDatabase) -> None:
+    assert backend.run("sqlmigrate_up").code == 0
+    before = rows(backend)
+
+    run_file_by_hand(backend, "002_seed_demo_data.up.sql")
+
+    assert rows(backend) == before
+
+
+def test_rolling_back_the_seed_leaves_other_portfolios_untouched(backend: TargetDatabase) -> None:
+    assert backend.run("sqlmigrate_up").code == 0
+    backend.execute(
+        "INSERT INTO portfolios (id, name, owner_email, base_currency) "
+        "VALUES ('client-7', 'Client seven', 'c7@example.com', 'EUR')"
+    )
+    backend.execute(
+        "INSERT INTO rebalance_events (portfolio_id, idempotency_key, trigger, status, triggered_at) "
+        "VALUES ('client-7', 'c7-first', 'manual', 'pending', '2026-04-01 10:00:00+00')"
+    )
+    backend.execute(
+        "INSERT INTO notification_preferences (portfolio_id, channel, event_type) "
+        "VALUES ('client-7', 'email', 'drift_alert')"
+    )
+
+    result = backend.run("sqlmigrate_down", "--noinput")
+
+    assert result.code == 0, result.output
+    assert backend.applied() == [1]
+    assert backend.query("SELECT id FROM portfolios") == [("client-7",)]
+    assert backend.query("SELECT idempotency_key FROM rebalance_events") == [("c7-first",)]
+    assert backend.query("SELECT portfolio_id FROM notification_preferences") == [("client-7",)]
+    assert backend.query("SELECT count(*) FROM analytics_snapshots") == [(0,)]
+
+
+def test_rolling_back_the_schema_drops_every_table(backend: TargetDatabase) -> None:
+    assert backend.run("sqlmigrate_up").code == 0
+
+    result = backend.run("sqlmigrate_down", "--noinput", "--steps", "2")
+
+    assert result.code == 0, result.output
+    assert backend.user_tables() == set()
+    assert backend.applied() == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "violates"),
+    [
+        ("INSERT INTO portfolios (id, name, owner_email, base_currency) VALUES ('p', 'n', 'a@b', 'usd')", "currency"),
+        ("INSERT INTO portfolios (id, name, owner_email, base_currency) VALUES ('Bad Id', 'n', 'a@b', 'USD')", "id"),
+        ("INSERT INTO portfolios (id, name, owner_email, base_currency, target_allocation) "
+         "VALUES ('p', 'n', 'a@b', 'USD', '[1]')", "allocation"),
+        ("INSERT INTO notification_preferences (portfolio_id, channel, event_type) "
+         "VALUES ('demo-portfolio-1', 'fax', 'drift_alert')", "channel"),
+        ("INSERT INTO notification_preferences (portfolio_id, channel, event_type) "
+         "VALUES ('demo-portfolio-1', 'email', 'rebalance_completed')", "unique"),
+        ("INSERT INTO rebalance_events (portfolio_id, idempotency_key, trigger, status, triggered_at) "
+         "VALUES ('nobody', 'k', 'manual', 'pending', '2026-01-01 00:00:00+00')", "foreign key"),
+        ("INSERT INTO rebalance_events (portfolio_id, idempotency_key, trigger, status, triggered_at) "
+         "VALUES ('demo-portfolio-1', 'k', 'manual', 'failed', '2026-01-01 00:00:00+00')", "failure reason"),
+    ],
+)
+def test_constraints_hold_on_both_databases(
+    backend: TargetDatabase, statement: str, violates: str
+) -> None:
+    assert backend.run("sqlmigrate_up").code == 0
+
+    with pytest.raises(Exception) as caught:
+        if backend.vendor == "sqlite":
+            conn = sqlite3.connect(backend.path)  # type: ignore[arg-type]
+            conn.execute("PRAGMA foreign_keys = ON")
+            try:
+                conn.execute(statement)
+            finally:
+                conn.close()
+        else:
+            backend.execute(statement)
+
+    assert re.search(r"constraint|violates|CHECK|UNIQUE|FOREIGN", str(caught.value), re.I), violates
+
+
+def test_skipping_the_seed_by_setting_leaves_it_out_for_good(
+    backend: TargetDatabase, settings: Any
+) -> None:
+    settings.SQLMIGRATIONS_SKIP_VERSIONS = {"target": [2]}
+
+    result = backend.run("sqlmigrate_up")
+    status = backend.run("sqlmigrate_status")
+
+    assert result.code == 0, result.output
+    assert backend.applied() == [1]
+    assert backend.query("SELECT count(*) FROM portfolios") == [(0,)]
+    assert " [-] 002_seed_demo_data  skipped (SQLMIGRATIONS_SKIP_VERSIONS)" in status.out
+    assert "1 applied, 0 pending, 0 with problems, 1 skipped by settings." in status.out
