@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -187,3 +190,43 @@ def test_ctrl_c_rolls_back_the_migration_under_way(
     assert "Traceback" not in err
     assert postgres.applied() == [1]
     assert postgres.user_tables() == {"first"}
+
+
+def test_runserver_serves_the_demo_portfolio_after_set_up(fresh_project: Path) -> None:
+    assert manage("sqlmigrate_up", cwd=fresh_project).code == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=fresh_project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 30
+        while body is None and time.monotonic() < deadline:
+            try:
+                url = f"http://127.0.0.1:{port}/api/portfolios/demo-portfolio-1/"
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    body = json.load(response)
+            except OSError:
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=5) as response:
+            health = response.status
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert body is not None and body["name"] == "Demo balanced portfolio"
+    assert health == 200
+
+
+def test_seed_demo_data_0_keeps_the_demo_out(fresh_project: Path) -> None:
+    env = {"SEED_DEMO_DATA": "0"}
+
+    result = manage("sqlmigrate_up", cwd=fresh_project, env=env)
+    status = manage("sqlmigrate_status", cwd=fresh_project, env=env)
+
+    assert result.code == 0, result.output
+    assert "002_seed_demo_data" not in result.out
+    assert " [-] 002_seed_demo_data  skipped (SQLMIGRATIONS_SKIP_VERSIONS)" in status.out
