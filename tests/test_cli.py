@@ -178,7 +178,8 @@ def test_ctrl_c_rolls_back_the_migration_under_way(
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and postgres.query(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%'"
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%%'"
     ) == [(0,)]:
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
