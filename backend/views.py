@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -38,12 +40,17 @@ def form_error(form: Form) -> JsonResponse:
     return error(400, form_message(form))
 
 
-def get_portfolio(portfolio_id: str) -> Portfolio | None:
-    return Portfolio.objects.filter(pk=portfolio_id).first()
+def with_portfolio(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """Resolve the URL's portfolio id, answering a JSON 404 for an unknown one."""
 
+    @wraps(view)
+    def wrapper(request: HttpRequest, portfolio_id: str) -> JsonResponse:
+        portfolio = Portfolio.objects.filter(pk=portfolio_id).first()
+        if portfolio is None:
+            return error(404, f"portfolio '{portfolio_id}' does not exist")
+        return view(request, portfolio)
 
-def not_found(portfolio_id: str) -> JsonResponse:
-    return error(404, f"portfolio '{portfolio_id}' does not exist")
+    return wrapper
 
 
 def portfolio_json(portfolio: Portfolio) -> dict[str, Any]:
@@ -103,18 +110,14 @@ def portfolio_list(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def portfolio_detail(request: HttpRequest, portfolio_id: str) -> JsonResponse:
-    portfolio = get_portfolio(portfolio_id)
-    if portfolio is None:
-        return not_found(portfolio_id)
+@with_portfolio
+def portfolio_detail(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     return JsonResponse(portfolio_json(portfolio))
 
 
 @require_GET
-def rebalance_events(request: HttpRequest, portfolio_id: str) -> JsonResponse:
-    portfolio = get_portfolio(portfolio_id)
-    if portfolio is None:
-        return not_found(portfolio_id)
+@with_portfolio
+def rebalance_events(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     form = PageForm(request.GET)
     if not form.is_valid():
         return form_error(form)
@@ -136,10 +139,8 @@ def rebalance_events(request: HttpRequest, portfolio_id: str) -> JsonResponse:
 
 
 @require_GET
-def analytics_snapshots(request: HttpRequest, portfolio_id: str) -> JsonResponse:
-    portfolio = get_portfolio(portfolio_id)
-    if portfolio is None:
-        return not_found(portfolio_id)
+@with_portfolio
+def analytics_snapshots(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     form = SnapshotRangeForm(request.GET)
     if not form.is_valid():
         return form_error(form)
@@ -153,10 +154,8 @@ def analytics_snapshots(request: HttpRequest, portfolio_id: str) -> JsonResponse
 
 @csrf_exempt  # a JSON API for non-browser clients; there is no session to protect
 @require_http_methods(["GET", "PUT"])
-def notification_preferences(request: HttpRequest, portfolio_id: str) -> JsonResponse:
-    portfolio = get_portfolio(portfolio_id)
-    if portfolio is None:
-        return not_found(portfolio_id)
+@with_portfolio
+def notification_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     if request.method == "GET":
         return JsonResponse(preferences_json(portfolio))
     return replace_preferences(request, portfolio)

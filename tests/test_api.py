@@ -207,3 +207,13 @@ def test_the_models_read_the_sql_tables(db: None) -> None:
 
     assert demo.rebalance_events.count() == 4
     assert demo.analytics_snapshots.count() == 3
+
+
+@pytest.mark.parametrize(
+    "model", ["portfolio", "rebalanceevent", "analyticssnapshot", "notificationpreference"]
+)
+def test_admin_lists_each_table(admin_client: Client, model: str) -> None:
+    response = admin_client.get(f"/admin/backend/{model}/")
+
+    assert response.status_code == 200
+    assert b"demo-portfolio-1" in response.content or b"Demo balanced portfolio" in response.content
