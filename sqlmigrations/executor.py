@@ -51,6 +51,7 @@ class MigrationState:
     record: SchemaMigration | None
     problems: tuple[str, ...] = field(default=())
     skipped: bool = False  # listed in SQLMIGRATIONS_SKIP_VERSIONS for this database
+    out_of_order: bool = False  # pending, but numbered below the newest applied version
 
     @property
     def applied(self) -> bool:
@@ -104,6 +105,7 @@ class Executor:
         """Every version known from the files or the history, in order."""
         files = {m.version: m for m in self.migrations()}
         applied = self._applied()
+        newest = max(applied, default=0)
         states = []
         for version in sorted(files.keys() | applied.keys()):
             migration, record = files.get(version), applied.get(version)
@@ -116,6 +118,7 @@ class Executor:
                     record=record,
                     problems=tuple(_problems(migration, record)),
                     skipped=version in self.skipped,
+                    out_of_order=record is None and version < newest,
                 )
             )
         return states
@@ -132,7 +135,9 @@ class Executor:
 
     # Planning ----------------------------------------------------------------
 
-    def _plan_up(self, applied: dict[int, SchemaMigration], target: int | None) -> list[Step]:
+    def _plan_up(
+        self, applied: dict[int, SchemaMigration], target: int | None, allow_out_of_order: bool
+    ) -> list[Step]:
         migrations = self.migrations()
         if target is not None and target not in {m.version for m in migrations}:
             raise UsageError(f"--target {target} is not a migration version{_known(migrations)}")
@@ -143,6 +148,15 @@ class Executor:
             and m.version not in self.skipped
             and (target is None or m.version <= target)
         ]
+        newest = max(applied, default=0)
+        behind = [m.label for m in plan if m.version < newest]
+        if behind and not allow_out_of_order:
+            raise UsageError(
+                f"pending migrations are numbered below the newest applied one "
+                f"({applied[newest].name}): {', '.join(behind)}. This usually follows a "
+                "branch merge. Apply them anyway with --allow-out-of-order, or renumber "
+                "them above it if they have not been applied anywhere yet."
+            )
         return self._prepare(plan, "up")
 
     def _plan_down(
@@ -183,12 +197,12 @@ class Executor:
             raise InvalidMigrationFiles(problems)
         return steps
 
-    def plan_up(self, target: int | None = None) -> list[Step]:
+    def plan_up(self, target: int | None = None, *, allow_out_of_order: bool = False) -> list[Step]:
         """What ``up`` would run, without writing anything (not even the history table)."""
         self.migrations()
         applied = self._applied()
         self._check_history(applied)
-        return self._plan_up(applied, target)
+        return self._plan_up(applied, target, allow_out_of_order)
 
     def plan_down(self, steps: int | None = None, target: int | None = None) -> list[Step]:
         self.migrations()
@@ -198,15 +212,22 @@ class Executor:
 
     # Running -----------------------------------------------------------------
 
-    def up(self, target: int | None = None) -> list[Migration]:
-        """Apply pending migrations in version order; returns those applied."""
+    def up(
+        self, target: int | None = None, *, allow_out_of_order: bool = False, fake: bool = False
+    ) -> list[Migration]:
+        """Apply pending migrations in version order; returns those applied.
+
+        ``fake`` records them without running their SQL, to adopt a database whose
+        schema was made by other means.
+        """
         self.migrations()  # invalid files fail before connecting
         connect(self.connection)
         with self._lock():
             self.recorder.ensure_table()
             applied = self.recorder.applied()
             self._check_history(applied)
-            return self._run(self._plan_up(applied, target), "up")
+            plan = self._plan_up(applied, target, allow_out_of_order)
+            return self._run(plan, "up", fake=fake)
 
     def down(
         self,
@@ -214,6 +235,7 @@ class Executor:
         target: int | None = None,
         *,
         confirm: Callable[[list[Step]], None] | None = None,
+        fake: bool = False,
     ) -> list[Migration]:
         """Roll back the newest applied migrations (one by default); returns those reverted.
 
@@ -231,7 +253,7 @@ class Executor:
             plan = self._plan_down(applied, steps, target)
             if plan and confirm is not None:
                 confirm(plan)
-            return self._run(plan, "down")
+            return self._run(plan, "down", fake=fake)
 
     def _lock(self):  # type: ignore[no-untyped-def]
         return migration_lock(
@@ -240,7 +262,7 @@ class Executor:
             on_wait=lambda message: self.progress(Progress("wait", message=message)),
         )
 
-    def _run(self, plan: list[Step], direction: str) -> list[Migration]:
+    def _run(self, plan: list[Step], direction: str, *, fake: bool = False) -> list[Migration]:
         done: list[Migration] = []
         verb = "Applied" if direction == "up" else "Rolled back"
         for index, step in enumerate(plan):
@@ -248,7 +270,7 @@ class Executor:
             self.progress(Progress(f"{event}_start", step.migration))
             started = time.perf_counter()
             try:
-                ran = self._run_step(step, direction, started)
+                ran = self._run_step(step, direction, started, fake)
             except KeyboardInterrupt:
                 self.progress(Progress("failure", step.migration))
                 raise MigrationInterrupted(
@@ -271,10 +293,12 @@ class Executor:
                 continue
             elapsed = _ms_since(started)
             done.append(step.migration)
-            self.progress(Progress(f"{event}_success", step.migration, elapsed))
+            self.progress(
+                Progress(f"{event}_success", step.migration, elapsed, "faked" if fake else "")
+            )
         return done
 
-    def _run_step(self, step: Step, direction: str, started: float) -> bool:
+    def _run_step(self, step: Step, direction: str, started: float, fake: bool) -> bool:
         """One migration and its history row, in one transaction."""
         with write_transaction(self.connection):
             if self.vendor == "sqlite":
@@ -284,7 +308,7 @@ class Executor:
                 if already_applied == (direction == "up"):
                     return False
             with self.connection.cursor() as cursor:
-                for statement in step.statements:
+                for statement in [] if fake else step.statements:
                     try:
                         cursor.execute(statement.sql)
                     except DatabaseError as exc:

@@ -83,6 +83,7 @@ def test_json_output_for_scripts(target: TargetDatabase, migrations: MigrationFi
         "execution_ms": None,
         "checksum": second["checksum"],
         "problems": [],
+        "out_of_order": False,
     }
 
 
@@ -98,3 +99,30 @@ def test_status_of_a_new_database_writes_nothing(
     assert target.tables() == set()
     if target.path is not None:
         assert not target.path.exists()
+
+
+def test_check_exits_1_while_anything_is_pending(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+
+    pending = target.run("sqlmigrate_status", "--check")
+    assert target.run("sqlmigrate_up").code == 0
+    clean = target.run("sqlmigrate_status", "--check")
+
+    assert pending.code == 1
+    assert pending.err == "check failed: 1 pending, 0 with problems"
+    assert clean.code == 0, clean.output
+
+
+def test_check_exits_1_on_drift(target: TargetDatabase, migrations: MigrationFiles) -> None:
+    migrations.table(1, "a")
+    assert target.run("sqlmigrate_up").code == 0
+    migrations.write("001_create_a.up.sql", "CREATE TABLE a (id bigint);")
+
+    result = target.run("sqlmigrate_status", "--check", "--json")
+
+    assert result.code == 1
+    assert json.loads(result.out)["problems"] == [
+        "001_create_a: applied, but its up file has changed since (checksum differs)"
+    ]

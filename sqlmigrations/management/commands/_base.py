@@ -56,6 +56,14 @@ class SqlMigrationsCommand(BaseCommand):
             help="Database alias to work on. Defaults to the 'default' database.",
         )
 
+    def add_fake(self, parser: ArgumentParser, what: str) -> None:
+        parser.add_argument(
+            "--fake",
+            action="store_true",
+            help=f"{what} in schema_migrations without running any SQL "
+            "(to adopt a database whose schema was made by other means).",
+        )
+
     def add_lock_timeout(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--lock-timeout",
@@ -103,7 +111,10 @@ class SqlMigrationsCommand(BaseCommand):
             self.stdout.write(f"  {word} {migration}...", ending="")
             self.stdout.flush()
         elif event in ("apply_success", "unapply_success"):
-            self.stdout.write(self.style.SUCCESS(f" OK ({progress.elapsed_ms} ms)"))
+            if progress.message == "faked":
+                self.stdout.write(self.style.SUCCESS(" FAKED"))
+            else:
+                self.stdout.write(self.style.SUCCESS(f" OK ({progress.elapsed_ms} ms)"))
         elif event == "skip":
             self.stdout.write(self.style.WARNING(f" skipped ({progress.message})"))
         elif event == "failure":

@@ -44,6 +44,7 @@ class Command(SqlMigrationsCommand):
             dest="interactive",
             help="Do not ask for confirmation (needed when there is no terminal).",
         )
+        self.add_fake(parser, "Remove the migrations' rows")
         self.add_lock_timeout(parser)
 
     def run(self, **options: Any) -> None:
@@ -57,14 +58,17 @@ class Command(SqlMigrationsCommand):
             self.print_plan(plan, "Unapply", empty="No migrations to roll back.")
             return
         confirm = (lambda plan: self.confirm(plan, executor)) if options["interactive"] else None
-        reverted = executor.down(options["steps"], options["target"], confirm=confirm)
+        reverted = executor.down(
+            options["steps"], options["target"], confirm=confirm, fake=options["fake"]
+        )
         if self.verbosity >= 1:
             count = len(reverted)
             if not count:
                 self.stdout.write("No migrations to roll back.")
                 return
+            verb = "Removed (faked) the records of" if options["fake"] else "Rolled back"
             self.stdout.write(
-                f"Rolled back {count} migration{'s' if count != 1 else ''} "
+                f"{verb} {count} migration{'s' if count != 1 else ''} "
                 f"on database '{executor.alias}'."
             )
 

@@ -4,6 +4,7 @@ import json
 from argparse import ArgumentParser
 from typing import Any
 
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from sqlmigrations.database import describe
@@ -22,13 +23,29 @@ class Command(SqlMigrationsCommand):
             action="store_true",
             help="Print the status as JSON, for scripts.",
         )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Exit with code 1 when anything is pending or an applied migration has "
+            "a problem, so a deploy pipeline can gate on it.",
+        )
 
     def run(self, **options: Any) -> None:
         executor = Executor(options["database"])
         states = executor.status()
         if options["json"]:
             self.stdout.write(json.dumps(self.as_json(executor, states), indent=2))
-            return
+        else:
+            self.print_table(executor, states)
+        if options["check"]:
+            pending = sum(1 for s in states if s.pending)
+            problems = sum(1 for s in states if s.problems)
+            if pending or problems:
+                raise CommandError(
+                    f"check failed: {pending} pending, {problems} with problems", returncode=1
+                )
+
+    def print_table(self, executor: Executor, states: list[MigrationState]) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"Database: {describe(executor.connection)}"))
         if not states:
             self.stdout.write("  (no migrations)")
@@ -53,6 +70,10 @@ class Command(SqlMigrationsCommand):
             return f" [X] {state.label}  {detail}"
         if state.skipped:
             return f" [-] {state.label}  skipped (SQLMIGRATIONS_SKIP_VERSIONS)"
+        if state.out_of_order:
+            return self.style.WARNING(
+                f" [ ] {state.label}  pending, out of order (below the newest applied)"
+            )
         return f" [ ] {state.label}  pending"
 
     def as_json(self, executor: Executor, states: list[MigrationState]) -> dict[str, Any]:
@@ -68,6 +89,7 @@ class Command(SqlMigrationsCommand):
                     "execution_ms": s.record.execution_ms if s.record else None,
                     "checksum": s.record.checksum if s.record else s.migration.checksum,  # type: ignore[union-attr]
                     "problems": list(s.problems),
+                    "out_of_order": s.out_of_order,
                 }
                 for s in states
             ],

@@ -25,6 +25,13 @@ class Command(SqlMigrationsCommand):
             action="store_true",
             help="Print the plan and the SQL it would run; change nothing in the database.",
         )
+        parser.add_argument(
+            "--allow-out-of-order",
+            action="store_true",
+            help="Also apply pending migrations numbered below the newest applied one "
+            "(after a branch merge); without it they stop the run.",
+        )
+        self.add_fake(parser, "Record the pending migrations as applied")
         self.add_lock_timeout(parser)
 
     def run(self, **options: Any) -> None:
@@ -34,14 +41,22 @@ class Command(SqlMigrationsCommand):
         if self.verbosity >= 2:
             self.stdout.write(f"Database: {describe(executor.connection)}")
         if options["dry_run"]:
-            self.print_plan(executor.plan_up(options["target"]), "Apply", empty="No migrations to apply.")
+            plan = executor.plan_up(
+                options["target"], allow_out_of_order=options["allow_out_of_order"]
+            )
+            self.print_plan(plan, "Apply", empty="No migrations to apply.")
             return
-        applied = executor.up(options["target"])
+        applied = executor.up(
+            options["target"],
+            allow_out_of_order=options["allow_out_of_order"],
+            fake=options["fake"],
+        )
         if self.verbosity >= 1:
             if applied:
                 count = len(applied)
+                verb = "Recorded (faked)" if options["fake"] else "Applied"
                 self.stdout.write(
-                    f"Applied {count} migration{'s' if count != 1 else ''} "
+                    f"{verb} {count} migration{'s' if count != 1 else ''} "
                     f"to database '{executor.alias}'."
                 )
             else:
