@@ -8,6 +8,7 @@ class SqlMigrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from sqlmigrations import checks  # noqa: F401  (registers the system check)
         from sqlmigrations.signals import apply_on_migrate
 
         # One call per migrate run: the signal is sent once per app, filter on ours.

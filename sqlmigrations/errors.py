@@ -41,8 +41,8 @@ class HistoryMismatch(UsageError):
         lines = ["applied migrations no longer match their files:"]
         lines += [f"  {p}" for p in self.problems]
         lines.append(
-            "Restore the original files, or roll the database back to match them; "
-            "nothing was run."
+            "Restore the original files, or accept the files as they are now with "
+            "sqlmigrate_repair; nothing was run."
         )
         super().__init__("\n".join(lines))
 

@@ -255,6 +255,37 @@ class Executor:
                 confirm(plan)
             return self._run(plan, "down", fake=fake)
 
+    def repair(self, *, dry_run: bool = False) -> list[str]:
+        """Make the history match the files, after a person has decided it should.
+
+        A changed file's stored checksum takes the new content's; the row of a
+        migration whose files are gone is removed (whatever it created stays in
+        the database). Returns a line per change.
+        """
+        files = {m.version: m for m in self.migrations()}
+        if not self.recorder.database_exists():
+            return []
+        connect(self.connection)
+        with self._lock():
+            changes = []
+            for version, record in sorted(self.recorder.applied().items()):
+                migration = files.get(version)
+                if migration is None:
+                    changes.append(
+                        f"Forgot {record.name}: its files are gone; whatever it created "
+                        "stays in the database."
+                    )
+                    if not dry_run:
+                        self.recorder.record_unapplied(version)
+                elif migration.checksum != record.checksum:
+                    changes.append(
+                        f"Accepted the new content of {record.name} "
+                        f"(checksum {record.checksum[:12]} -> {migration.checksum[:12]})."
+                    )
+                    if not dry_run:
+                        self.recorder.update_checksum(version, migration.checksum)
+            return changes
+
     def _lock(self):  # type: ignore[no-untyped-def]
         return migration_lock(
             self.connection,

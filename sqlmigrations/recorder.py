@@ -85,5 +85,8 @@ class MigrationRecorder:
             execution_ms=execution_ms,
         )
 
+    def update_checksum(self, version: int, checksum: str) -> None:
+        self.objects.filter(version=version).update(checksum=checksum)
+
     def record_unapplied(self, version: int) -> None:
         self.objects.filter(version=version).delete()

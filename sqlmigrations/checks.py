@@ -1,0 +1,41 @@
+"""``manage.py check`` reports invalid migration files without touching a database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, register
+from django.db import connections
+
+from sqlmigrations import conf
+from sqlmigrations.errors import ConfigurationError, InvalidMigrationFiles
+from sqlmigrations.files import load_migrations
+
+
+@register("sqlmigrations")
+def check_migration_files(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    errors: list[Error] = []
+    seen: set[tuple[tuple[str, ...], str]] = set()
+    for alias in settings.DATABASES:
+        if not conf.has_migration_dirs(alias):
+            continue
+        try:
+            dirs = conf.migration_dirs(alias)
+        except ConfigurationError as exc:
+            errors.append(Error(str(exc), id="sqlmigrations.E002"))
+            continue
+        # The vendor is known from settings alone: no connection is opened.
+        vendor = connections[alias].vendor
+        key = (tuple(str(d) for d in dirs), vendor)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            load_migrations(dirs, vendor)
+        except InvalidMigrationFiles as exc:
+            errors.extend(
+                Error(problem, hint=f"database '{alias}'", id="sqlmigrations.E001")
+                for problem in exc.problems
+            )
+    return errors
