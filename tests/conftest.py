@@ -155,7 +155,9 @@ class TargetDatabase:
             assert self.path is not None
             if not self.path.exists():
                 raise AssertionError(f"SQLite file {self.path} does not exist")
-            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as conn:
+            # Read-write, like any real client: after a kill -9 the file can have a
+            # hot journal, which only a writable connection rolls back.
+            with sqlite3.connect(self.path) as conn:
                 rows = conn.execute(sql.replace("%s", "?"), params).fetchall()
             conn.close()
             return rows
@@ -319,3 +321,24 @@ def run_python(
         timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def start_runner(
+    target: TargetDatabase, migrations: MigrationFiles, *args: str
+) -> subprocess.Popen[str]:
+    """Start ``manage.py sqlmigrate_up`` as a separate process (not waited for)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "tests.subprocess_settings",
+        "SQLMIGRATIONS_TEST_DIRS": str(migrations.path),
+        "DATABASE_URL": target.url,
+        "PYTHONPATH": str(REPO),
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "sqlmigrate_up", "--no-color", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

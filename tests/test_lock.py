@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import time
 
 import psycopg
 import pytest
 
 from sqlmigrations.lock import ADVISORY_LOCK_KEY
-from tests.conftest import REPO, MigrationFiles, TargetDatabase
+from tests.conftest import MigrationFiles, TargetDatabase, start_runner
 
 RUNNERS = 4
 MIGRATIONS = 12
-
-
-def _start_runner(target: TargetDatabase, migrations: MigrationFiles, *args: str) -> subprocess.Popen[str]:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "tests.subprocess_settings",
-        "SQLMIGRATIONS_TEST_DIRS": str(migrations.path),
-        "DATABASE_URL": target.url,
-        "PYTHONPATH": str(REPO),
-    }
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "sqlmigrate_up", "--no-color", *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_concurrent_runners_apply_each_migration_exactly_once(
@@ -55,7 +35,7 @@ def test_concurrent_runners_apply_each_migration_exactly_once(
         )
 
     # A brand-new database: the runners also race to create schema_migrations.
-    runners = [_start_runner(target, migrations) for _ in range(RUNNERS)]
+    runners = [start_runner(target, migrations) for _ in range(RUNNERS)]
     results = [(proc.wait(timeout=120), proc.stdout.read(), proc.stderr.read()) for proc in runners]  # type: ignore[union-attr]
 
     for code, out, err in results:
@@ -95,7 +75,7 @@ def test_waits_for_the_lock_and_then_runs(
     migrations.table(1, "a")
     with psycopg.connect(postgres.url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
-        runner = _start_runner(postgres, migrations, "--lock-timeout", "60")
+        runner = start_runner(postgres, migrations, "--lock-timeout", "60")
         time.sleep(2)
         assert runner.poll() is None  # still waiting
         holder.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
