@@ -11,6 +11,13 @@ from typing import Any
 from urllib.parse import quote
 
 
+DIRTY_RECOVERY = (
+    "To recover: either undo by hand what {label} did, run sqlmigrate_repair to clear "
+    "its failed record, then sqlmigrate_up to run it again; or run sqlmigrate_down to "
+    "apply its down file (write it to cope with a partial state, e.g. IF EXISTS)."
+)
+
+
 class SqlMigrationsError(Exception):
     exit_code = 1
 
@@ -47,6 +54,17 @@ class HistoryMismatch(UsageError):
         super().__init__("\n".join(lines))
 
 
+class FailedMigrationRecorded(UsageError):
+    """A no-transaction migration stopped midway; nothing runs until someone decides."""
+
+    def __init__(self, labels: list[str]):
+        self.labels = labels
+        super().__init__(
+            f"{', '.join(labels)} failed midway outside a transaction and may be partly "
+            "applied; nothing was run. " + DIRTY_RECOVERY.format(label=labels[-1])
+        )
+
+
 class DatabaseUnavailable(SqlMigrationsError):
     pass
 
@@ -67,6 +85,7 @@ class MigrationFailed(SqlMigrationsError):
         done: list[str],
         not_done: list[str],
         verb: str,
+        outside_transaction: str | None = None,
     ):
         self.location = location
         self.db_message = message
@@ -76,7 +95,16 @@ class MigrationFailed(SqlMigrationsError):
         suffix = f" ({code})" if code else ""
         lines = [f"{location}: {message}{suffix}"]
         lines.append(f"{verb} before the failure: {', '.join(done) or 'none'}.")
-        lines.append(f"Not {verb.lower()} (rolled back or not started): {', '.join(not_done)}.")
+        if outside_transaction:
+            # The failing one could not be rolled back: say so, and how to recover.
+            lines.append(
+                f"{outside_transaction} ran outside a transaction (-- sqlmigrate: no-transaction): "
+                "its statements before the failing one stay done, and it is recorded as failed."
+            )
+            lines.append(DIRTY_RECOVERY.format(label=outside_transaction))
+            not_done = not_done[1:]
+        if not_done:
+            lines.append(f"Not {verb.lower()} (rolled back or not started): {', '.join(not_done)}.")
         super().__init__("\n".join(lines))
 
 

@@ -16,6 +16,7 @@ from django.db import DatabaseError
 from sqlmigrations import conf
 from sqlmigrations.database import connect, get_connection, one_line
 from sqlmigrations.errors import (
+    FailedMigrationRecorded,
     HistoryMismatch,
     InvalidMigrationFiles,
     MigrationFailed,
@@ -128,10 +129,27 @@ class Executor:
         problems = [
             f"{record.name}: {problem}"
             for version, record in sorted(applied.items())
-            for problem in _problems(files.get(version), record)
+            for problem in _drift(files.get(version), record)
         ]
         if problems:
             raise HistoryMismatch(problems)
+
+    def _check_failed(self, applied: dict[int, SchemaMigration], plan: list[Step]) -> None:
+        """Refuse to run while a no-transaction migration is recorded as failed.
+
+        Only rolling back that very migration (its down file) may proceed.
+        """
+        failed = [record for _, record in sorted(applied.items()) if record.dirty]
+        if not failed:
+            return
+        rolling_back_it = (
+            len(failed) == 1
+            and plan
+            and plan[0].sql_file is plan[0].migration.down
+            and plan[0].migration.version == failed[0].version
+        )
+        if not rolling_back_it:
+            raise FailedMigrationRecorded([record.name for record in failed])
 
     # Planning ----------------------------------------------------------------
 
@@ -202,13 +220,16 @@ class Executor:
         self.migrations()
         applied = self._applied()
         self._check_history(applied)
+        self._check_failed(applied, [])
         return self._plan_up(applied, target, allow_out_of_order)
 
     def plan_down(self, steps: int | None = None, target: int | None = None) -> list[Step]:
         self.migrations()
         applied = self._applied()
         self._check_history(applied)
-        return self._plan_down(applied, steps, target)
+        plan = self._plan_down(applied, steps, target)
+        self._check_failed(applied, plan)
+        return plan
 
     # Running -----------------------------------------------------------------
 
@@ -226,6 +247,7 @@ class Executor:
             self.recorder.ensure_table()
             applied = self.recorder.applied()
             self._check_history(applied)
+            self._check_failed(applied, [])
             plan = self._plan_up(applied, target, allow_out_of_order)
             return self._run(plan, "up", fake=fake)
 
@@ -251,6 +273,7 @@ class Executor:
             applied = self.recorder.applied()
             self._check_history(applied)
             plan = self._plan_down(applied, steps, target)
+            self._check_failed(applied, plan)
             if plan and confirm is not None:
                 confirm(plan)
             return self._run(plan, "down", fake=fake)
@@ -260,7 +283,8 @@ class Executor:
 
         A changed file's stored checksum takes the new content's; the row of a
         migration whose files are gone is removed (whatever it created stays in
-        the database). Returns a line per change.
+        the database); a failed no-transaction record is removed, making that
+        migration pending again. Returns a line per change.
         """
         files = {m.version: m for m in self.migrations()}
         if not self.recorder.database_exists():
@@ -270,7 +294,14 @@ class Executor:
             changes = []
             for version, record in sorted(self.recorder.applied().items()):
                 migration = files.get(version)
-                if migration is None:
+                if record.dirty:
+                    changes.append(
+                        f"Cleared the failed record of {record.name}: it is pending again "
+                        "(make sure the database is as it was before it)."
+                    )
+                    if not dry_run:
+                        self.recorder.record_unapplied(version)
+                elif migration is None:
                     changes.append(
                         f"Forgot {record.name}: its files are gone; whatever it created "
                         "stays in the database."
@@ -318,6 +349,7 @@ class Executor:
                     done=[m.label for m in done],
                     not_done=[s.migration.label for s in plan[index:]],
                     verb=verb,
+                    outside_transaction=None if failure.in_transaction else step.migration.label,
                 ) from failure.__cause__
             if not ran:
                 self.progress(Progress("skip", step.migration, message="done by another runner"))
@@ -331,6 +363,8 @@ class Executor:
 
     def _run_step(self, step: Step, direction: str, started: float, fake: bool) -> bool:
         """One migration and its history row, in one transaction."""
+        if not fake and not step.sql_file.transactional:
+            return self._run_step_outside_transaction(step, direction, started)
         with write_transaction(self.connection):
             if self.vendor == "sqlite":
                 # SQLite has no session lock: re-check under the write lock, since
@@ -350,12 +384,46 @@ class Executor:
                 self.recorder.record_unapplied(step.migration.version)
         return True
 
+    def _run_step_outside_transaction(self, step: Step, direction: str, started: float) -> bool:
+        """A ``-- sqlmigrate: no-transaction`` file: each statement commits on its own.
+
+        A dirty history row is written first and cleared last, so a failure or a
+        kill midway leaves a record that stops every later run until a person
+        decides what the database holds.
+        """
+        version = step.migration.version
+        with write_transaction(self.connection):
+            # Claimed under the write lock (SQLite) or the advisory lock (PostgreSQL).
+            if self.recorder.is_applied(version) == (direction == "up"):
+                return False
+            if direction == "up":
+                self.recorder.record_applied(step.migration, 0, dirty=True)
+            else:
+                self.recorder.mark_dirty(version)
+        with self.connection.cursor() as cursor:
+            for statement in step.statements:
+                try:
+                    cursor.execute(statement.sql)
+                except DatabaseError as exc:
+                    raise _StatementFailed(
+                        statement, exc, self.connection, in_transaction=False
+                    ) from exc
+        with write_transaction(self.connection):
+            if direction == "up":
+                self.recorder.mark_clean(version, _ms_since(started))
+            else:
+                self.recorder.record_unapplied(version)
+        return True
+
 
 class _StatementFailed(Exception):
     """Carries a failing statement's position and the driver's error out of the transaction."""
 
-    def __init__(self, statement: Statement, exc: DatabaseError, connection):  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, statement: Statement, exc: DatabaseError, connection, *, in_transaction: bool = True
+    ):
         driver_error = exc.__cause__ or exc
+        self.in_transaction = in_transaction
         self.line = statement.line
         self.code: str | None = None
         message = ""
@@ -376,7 +444,7 @@ class _StatementFailed(Exception):
         super().__init__(self.message)
 
 
-def _problems(migration: Migration | None, record: SchemaMigration | None) -> list[str]:
+def _drift(migration: Migration | None, record: SchemaMigration | None) -> list[str]:
     if record is None:
         return []
     if migration is None:
@@ -384,6 +452,11 @@ def _problems(migration: Migration | None, record: SchemaMigration | None) -> li
     if migration.checksum != record.checksum:
         return ["applied, but its up file has changed since (checksum differs)"]
     return []
+
+
+def _problems(migration: Migration | None, record: SchemaMigration | None) -> list[str]:
+    failed = ["failed midway outside a transaction, may be partly applied (see sqlmigrate_repair)"]
+    return _drift(migration, record) + (failed if record is not None and record.dirty else [])
 
 
 def _known(migrations: list[Migration]) -> str:

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from sqlmigrations.errors import InvalidMigrationFiles
+from sqlmigrations.sql import runs_in_transaction
 
 # Vendors as Django names them (connection.vendor).
 VENDORS = frozenset({"postgresql", "sqlite", "mysql", "oracle"})
@@ -33,6 +34,10 @@ class SqlFile:
     @cached_property
     def checksum(self) -> str:
         return checksum(self.text)
+
+    @property
+    def transactional(self) -> bool:
+        return runs_in_transaction(self.text)
 
 
 @dataclass(frozen=True)

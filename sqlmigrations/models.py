@@ -9,6 +9,10 @@ class SchemaMigration(models.Model):
     checksum = models.CharField(max_length=64, help_text="SHA-256 of the up file as applied")
     applied_at = models.DateTimeField()
     execution_ms = models.PositiveIntegerField(help_text="Time the up file took to run")
+    dirty = models.BooleanField(
+        default=False,
+        help_text="Set while a no-transaction migration runs; still set if it stopped midway",
+    )
 
     class Meta:
         # Unmanaged, like Django's own django_migrations: a TransactionTestCase flush

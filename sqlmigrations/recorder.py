@@ -76,14 +76,21 @@ class MigrationRecorder:
     def is_applied(self, version: int) -> bool:
         return self.objects.filter(version=version).exists()
 
-    def record_applied(self, migration: Migration, execution_ms: int) -> None:
+    def record_applied(self, migration: Migration, execution_ms: int, *, dirty: bool = False) -> None:
         self.objects.create(
             version=migration.version,
             name=migration.label,
             checksum=migration.checksum,
             applied_at=timezone.now(),
             execution_ms=execution_ms,
+            dirty=dirty,
         )
+
+    def mark_dirty(self, version: int) -> None:
+        self.objects.filter(version=version).update(dirty=True)
+
+    def mark_clean(self, version: int, execution_ms: int) -> None:
+        self.objects.filter(version=version).update(dirty=False, execution_ms=execution_ms)
 
     def update_checksum(self, version: int, checksum: str) -> None:
         self.objects.filter(version=version).update(checksum=checksum)

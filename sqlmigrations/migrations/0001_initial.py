@@ -32,6 +32,14 @@ class Migration(migrations.Migration):
                     "execution_ms",
                     models.PositiveIntegerField(help_text="Time the up file took to run"),
                 ),
+                (
+                    "dirty",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Set while a no-transaction migration runs; "
+                        "still set if it stopped midway",
+                    ),
+                ),
             ],
             options={
                 "verbose_name": "schema migration",

@@ -11,7 +11,8 @@ from ._base import SqlMigrationsCommand
 class Command(SqlMigrationsCommand):
     help = (
         "Accept the current migration files as what was applied: store the new checksum "
-        "of each changed file and forget migrations whose files are gone."
+        "of each changed file, forget migrations whose files are gone, and clear failed "
+        "no-transaction records so they can run again."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
