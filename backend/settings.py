@@ -68,6 +68,7 @@ DATABASES = {
 }
 
 SQLMIGRATIONS_DIRS = [BASE_DIR / "backend" / "db" / "migrations"]
+SQLMIGRATIONS_BACKUP_DIR = Path(os.environ.get("SQLMIGRATIONS_BACKUP_DIR") or BASE_DIR / "backups")
 # SEED_DEMO_DATA=0 keeps 002_seed_demo_data off this database for good (production):
 # it is then never applied and never reported as pending.
 if os.environ.get("SEED_DEMO_DATA", "1") == "0":

@@ -33,6 +33,10 @@ def migration_dirs(alias: str) -> list[Path]:
     return [Path(d) for d in dirs]
 
 
+def backup_dir() -> Path:
+    return Path(getattr(settings, "SQLMIGRATIONS_BACKUP_DIR", "backups"))
+
+
 def lock_timeout() -> float:
     return float(getattr(settings, "SQLMIGRATIONS_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
 

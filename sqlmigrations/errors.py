@@ -65,6 +65,10 @@ class FailedMigrationRecorded(UsageError):
         )
 
 
+class BackupFailed(SqlMigrationsError):
+    pass
+
+
 class DatabaseUnavailable(SqlMigrationsError):
     pass
 

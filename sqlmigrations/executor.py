@@ -14,6 +14,7 @@ from pathlib import Path
 from django.db import DatabaseError
 
 from sqlmigrations import conf
+from sqlmigrations.backup import write_backup
 from sqlmigrations.database import connect, get_connection, one_line
 from sqlmigrations.errors import (
     FailedMigrationRecorded,
@@ -234,12 +235,18 @@ class Executor:
     # Running -----------------------------------------------------------------
 
     def up(
-        self, target: int | None = None, *, allow_out_of_order: bool = False, fake: bool = False
+        self,
+        target: int | None = None,
+        *,
+        allow_out_of_order: bool = False,
+        fake: bool = False,
+        backup_dir: Path | None = None,
     ) -> list[Migration]:
         """Apply pending migrations in version order; returns those applied.
 
         ``fake`` records them without running their SQL, to adopt a database whose
-        schema was made by other means.
+        schema was made by other means. With ``backup_dir``, a backup is written
+        there first (under the lock, so it is the state the run starts from).
         """
         self.migrations()  # invalid files fail before connecting
         connect(self.connection)
@@ -249,6 +256,7 @@ class Executor:
             self._check_history(applied)
             self._check_failed(applied, [])
             plan = self._plan_up(applied, target, allow_out_of_order)
+            self._backup(plan, backup_dir, "up")
             return self._run(plan, "up", fake=fake)
 
     def down(
@@ -258,6 +266,7 @@ class Executor:
         *,
         confirm: Callable[[list[Step]], None] | None = None,
         fake: bool = False,
+        backup_dir: Path | None = None,
     ) -> list[Migration]:
         """Roll back the newest applied migrations (one by default); returns those reverted.
 
@@ -276,6 +285,7 @@ class Executor:
             self._check_failed(applied, plan)
             if plan and confirm is not None:
                 confirm(plan)
+            self._backup(plan, backup_dir, "down")
             return self._run(plan, "down", fake=fake)
 
     def repair(self, *, dry_run: bool = False) -> list[str]:
@@ -316,6 +326,11 @@ class Executor:
                     if not dry_run:
                         self.recorder.update_checksum(version, migration.checksum)
             return changes
+
+    def _backup(self, plan: list[Step], directory: Path | None, reason: str) -> None:
+        if plan and directory is not None:
+            path = write_backup(self.connection, directory, reason)
+            self.progress(Progress("backup", message=str(path)))
 
     def _lock(self):  # type: ignore[no-untyped-def]
         return migration_lock(

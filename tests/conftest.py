@@ -115,6 +115,13 @@ class MigrationFiles:
         )
 
 
+@pytest.fixture(autouse=True)
+def backups_in_tmp(settings: Any, tmp_path: Path) -> Path:
+    """Backups written by in-process commands land in the test's own directory."""
+    settings.SQLMIGRATIONS_BACKUP_DIR = tmp_path / "backups"
+    return tmp_path / "backups"
+
+
 @pytest.fixture
 def migrations(tmp_path: Path, settings: Any) -> MigrationFiles:
     files = MigrationFiles(tmp_path / "migrations")

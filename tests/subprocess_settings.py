@@ -5,6 +5,7 @@ import os
 from backend.settings import *  # noqa: F403
 
 SQLMIGRATIONS_DIRS = [os.environ["SQLMIGRATIONS_TEST_DIRS"]]
+SQLMIGRATIONS_BACKUP_DIR = os.path.join(os.path.dirname(SQLMIGRATIONS_DIRS[0]), "backups")
 
 # Lets a test give the SQLite test database a file, so --keepdb has something to keep.
 if os.environ.get("SQLMIGRATIONS_TEST_DB_NAME"):

@@ -106,6 +106,8 @@ class SqlMigrationsCommand(BaseCommand):
         event, migration = progress.event, progress.migration
         if event == "wait":
             self.stdout.write(progress.message)
+        elif event == "backup":
+            self.stdout.write(f"Backup written to {progress.message}")
         elif event in ("apply_start", "unapply_start"):
             word = "Applying" if event == "apply_start" else "Unapplying"
             self.stdout.write(f"  {word} {migration}...", ending="")

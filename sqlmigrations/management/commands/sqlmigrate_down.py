@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import sys
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
+from sqlmigrations import conf
 from sqlmigrations.database import describe
 from sqlmigrations.errors import UsageError
 from sqlmigrations.executor import Executor, Step
@@ -45,6 +47,19 @@ class Command(SqlMigrationsCommand):
             help="Do not ask for confirmation (needed when there is no terminal).",
         )
         self.add_fake(parser, "Remove the migrations' rows")
+        parser.add_argument(
+            "--no-backup",
+            action="store_false",
+            dest="backup",
+            help="Do not write a backup first (by default one is written, because "
+            "rolling back destroys data; a failed backup stops the run).",
+        )
+        parser.add_argument(
+            "--backup-dir",
+            type=Path,
+            metavar="DIR",
+            help="Where backups go (default: SQLMIGRATIONS_BACKUP_DIR, 'backups').",
+        )
         self.add_lock_timeout(parser)
 
     def run(self, **options: Any) -> None:
@@ -59,7 +74,16 @@ class Command(SqlMigrationsCommand):
             return
         confirm = (lambda plan: self.confirm(plan, executor)) if options["interactive"] else None
         reverted = executor.down(
-            options["steps"], options["target"], confirm=confirm, fake=options["fake"]
+            options["steps"],
+            options["target"],
+            confirm=confirm,
+            fake=options["fake"],
+            # --fake runs no SQL, so it destroys nothing worth a backup.
+            backup_dir=(
+                (options["backup_dir"] or conf.backup_dir())
+                if options["backup"] and not options["fake"]
+                else None
+            ),
         )
         if self.verbosity >= 1:
             count = len(reverted)

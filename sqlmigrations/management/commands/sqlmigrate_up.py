@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
+from sqlmigrations import conf
 from sqlmigrations.database import describe
 from sqlmigrations.executor import Executor
 
@@ -32,6 +34,18 @@ class Command(SqlMigrationsCommand):
             "(after a branch merge); without it they stop the run.",
         )
         self.add_fake(parser, "Record the pending migrations as applied")
+        parser.add_argument(
+            "--backup",
+            action="store_true",
+            help="Back the database up first (pg_dump / SQLite backup API); a failed "
+            "backup stops the run.",
+        )
+        parser.add_argument(
+            "--backup-dir",
+            type=Path,
+            metavar="DIR",
+            help="Where backups go (default: SQLMIGRATIONS_BACKUP_DIR, 'backups').",
+        )
         self.add_lock_timeout(parser)
 
     def run(self, **options: Any) -> None:
@@ -50,6 +64,7 @@ class Command(SqlMigrationsCommand):
             options["target"],
             allow_out_of_order=options["allow_out_of_order"],
             fake=options["fake"],
+            backup_dir=(options["backup_dir"] or conf.backup_dir()) if options["backup"] else None,
         )
         if self.verbosity >= 1:
             if applied:
