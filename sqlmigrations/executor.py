@@ -36,7 +36,8 @@ from sqlmigrations.sql import SqlSyntaxError, Statement, split_statements
 class Progress:
     """What the executor reports while it works; commands turn it into output."""
 
-    event: str  # apply_start, apply_success, unapply_start, unapply_success, skip, failure, wait
+    # apply_start, apply_success, unapply_start, unapply_success, skip, failure, wait, backup
+    event: str
     migration: Migration | None = None
     elapsed_ms: int | None = None
     message: str = ""
@@ -120,7 +121,7 @@ class Executor:
                     record=record,
                     problems=tuple(_problems(migration, record)),
                     skipped=version in self.skipped,
-                    out_of_order=record is None and version < newest,
+                    out_of_order=record is None and version < newest and version not in self.skipped,
                 )
             )
         return states
@@ -216,21 +217,29 @@ class Executor:
             raise InvalidMigrationFiles(problems)
         return steps
 
-    def plan_up(self, target: int | None = None, *, allow_out_of_order: bool = False) -> list[Step]:
-        """What ``up`` would run, without writing anything (not even the history table)."""
-        self.migrations()
-        applied = self._applied()
+    def _checked_plan_up(
+        self, applied: dict[int, SchemaMigration], target: int | None, allow_out_of_order: bool
+    ) -> list[Step]:
         self._check_history(applied)
         self._check_failed(applied, [])
         return self._plan_up(applied, target, allow_out_of_order)
 
-    def plan_down(self, steps: int | None = None, target: int | None = None) -> list[Step]:
-        self.migrations()
-        applied = self._applied()
+    def _checked_plan_down(
+        self, applied: dict[int, SchemaMigration], steps: int | None, target: int | None
+    ) -> list[Step]:
         self._check_history(applied)
         plan = self._plan_down(applied, steps, target)
         self._check_failed(applied, plan)
         return plan
+
+    def plan_up(self, target: int | None = None, *, allow_out_of_order: bool = False) -> list[Step]:
+        """What ``up`` would run, without writing anything (not even the history table)."""
+        self.migrations()
+        return self._checked_plan_up(self._applied(), target, allow_out_of_order)
+
+    def plan_down(self, steps: int | None = None, target: int | None = None) -> list[Step]:
+        self.migrations()
+        return self._checked_plan_down(self._applied(), steps, target)
 
     # Running -----------------------------------------------------------------
 
@@ -252,10 +261,7 @@ class Executor:
         connect(self.connection)
         with self._lock():
             self.recorder.ensure_table()
-            applied = self.recorder.applied()
-            self._check_history(applied)
-            self._check_failed(applied, [])
-            plan = self._plan_up(applied, target, allow_out_of_order)
+            plan = self._checked_plan_up(self.recorder.applied(), target, allow_out_of_order)
             self._backup(plan, backup_dir, "up")
             return self._run(plan, "up", fake=fake)
 
@@ -279,10 +285,7 @@ class Executor:
             return []  # and do not create a SQLite file just to find it empty
         connect(self.connection)
         with self._lock():
-            applied = self.recorder.applied()
-            self._check_history(applied)
-            plan = self._plan_down(applied, steps, target)
-            self._check_failed(applied, plan)
+            plan = self._checked_plan_down(self.recorder.applied(), steps, target)
             if plan and confirm is not None:
                 confirm(plan)
             self._backup(plan, backup_dir, "down")
@@ -387,17 +390,23 @@ class Executor:
                 already_applied = self.recorder.is_applied(step.migration.version)
                 if already_applied == (direction == "up"):
                     return False
-            with self.connection.cursor() as cursor:
-                for statement in [] if fake else step.statements:
-                    try:
-                        cursor.execute(statement.sql)
-                    except DatabaseError as exc:
-                        raise _StatementFailed(statement, exc, self.connection) from exc
+            if not fake:
+                self._execute(step.statements, in_transaction=True)
             if direction == "up":
                 self.recorder.record_applied(step.migration, _ms_since(started))
             else:
                 self.recorder.record_unapplied(step.migration.version)
         return True
+
+    def _execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
+        with self.connection.cursor() as cursor:
+            for statement in statements:
+                try:
+                    cursor.execute(statement.sql)
+                except DatabaseError as exc:
+                    raise _StatementFailed(
+                        statement, exc, self.connection, in_transaction=in_transaction
+                    ) from exc
 
     def _run_step_outside_transaction(self, step: Step, direction: str, started: float) -> bool:
         """A ``-- sqlmigrate: no-transaction`` file: each statement commits on its own.
@@ -415,14 +424,7 @@ class Executor:
                 self.recorder.record_applied(step.migration, 0, dirty=True)
             else:
                 self.recorder.mark_dirty(version)
-        with self.connection.cursor() as cursor:
-            for statement in step.statements:
-                try:
-                    cursor.execute(statement.sql)
-                except DatabaseError as exc:
-                    raise _StatementFailed(
-                        statement, exc, self.connection, in_transaction=False
-                    ) from exc
+        self._execute(step.statements, in_transaction=False)
         with write_transaction(self.connection):
             if direction == "up":
                 self.recorder.mark_clean(version, _ms_since(started))
