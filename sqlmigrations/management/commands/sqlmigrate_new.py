@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import re
+import unicodedata
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.db import DatabaseError, connections
+
+from sqlmigrations import conf
+from sqlmigrations.database import one_line
+from sqlmigrations.errors import SqlMigrationsError, UsageError
+from sqlmigrations.executor import Executor
+from sqlmigrations.files import load_migrations
+
+from ._base import SqlMigrationsCommand
+
+DEFAULT_WIDTH = 3
+MAX_NAME = 60
+
+
+def safe_name(description: str) -> str:
+    """'Add risk profile!' -> 'add_risk_profile': only what the file name rule allows."""
+    ascii_text = unicodedata.normalize("NFKD", description).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+    return name[:MAX_NAME].rstrip("_")
+
+
+class Command(SqlMigrationsCommand):
+    help = "Write the next pair of empty migration files (NNN_description.up.sql / .down.sql)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("description", help='What the migration does, e.g. "add risk profile".')
+        parser.add_argument(
+            "--dir",
+            type=Path,
+            metavar="DIR",
+            help="Which migration directory to write to, when the database has several "
+            "(default: the last one configured).",
+        )
+
+    def run(self, **options: Any) -> None:
+        alias = options["database"]
+        name = safe_name(options["description"])
+        if not name:
+            raise UsageError(
+                f"cannot make a file name from {options['description']!r}: "
+                "use letters or digits, e.g. \"add risk profile\""
+            )
+        dirs = conf.migration_dirs(alias)
+        directory = options["dir"] or dirs[-1]
+        if directory not in dirs:
+            raise UsageError(f"{directory} is not one of the migration directories of '{alias}'")
+        # Reading the whole set also validates it: never number after a broken set.
+        existing = load_migrations(dirs, connections[alias].vendor)
+        version = max([m.version for m in existing] + self.applied_versions(alias), default=0) + 1
+        width = max((len(m.label.split("_", 1)[0]) for m in existing), default=DEFAULT_WIDTH)
+        label = f"{version:0{width}d}_{name}"
+        up, down = directory / f"{label}.up.sql", directory / f"{label}.down.sql"
+        description = " ".join(options["description"].split())
+        up.write_text(f"-- {label}: {description}\n\n", encoding="utf-8")
+        down.write_text(f"-- {label}: undo {description}\n\n", encoding="utf-8")
+        if self.verbosity >= 1:
+            self.stdout.write(f"Created {up}")
+            self.stdout.write(f"Created {down}")
+
+    def applied_versions(self, alias: str) -> list[int]:
+        """Versions applied on the database, if it can be read: a version applied from
+        another branch, whose files are not here, must not be reused."""
+        try:
+            return [s.version for s in Executor(alias).status() if s.applied]
+        except (SqlMigrationsError, DatabaseError) as exc:
+            if self.verbosity >= 2:
+                self.stdout.write(f"Numbering from the files alone: {one_line(str(exc))}")
+            return []
