@@ -9,7 +9,7 @@ class SqlMigrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from sqlmigrations import checks  # noqa: F401  (registers the system check)
-        from sqlmigrations.signals import apply_on_migrate
+        from sqlmigrations.testdb import apply_on_migrate
 
         # One call per migrate run: the signal is sent once per app, filter on ours.
         post_migrate.connect(apply_on_migrate, sender=self, dispatch_uid="sqlmigrations.apply")

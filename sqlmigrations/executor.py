@@ -6,6 +6,7 @@ runner hook take the same path as a person at a terminal.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,10 @@ from sqlmigrations.files import Migration, SqlFile, load_migrations
 from sqlmigrations.lock import migration_lock, write_transaction
 from sqlmigrations.models import SchemaMigration
 from sqlmigrations.recorder import MigrationRecorder
+from sqlmigrations.signals import migration_applied, migration_reverted
 from sqlmigrations.sql import SqlSyntaxError, Statement, split_statements
+
+logger = logging.getLogger("sqlmigrations")
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ class Executor:
         self.alias = database
         self.vendor = self.connection.vendor
         self.dirs = list(dirs) if dirs is not None else conf.migration_dirs(database)
-        self.progress = progress or (lambda _: None)
+        self._report = progress or (lambda _: None)
         self.lock_timeout = conf.lock_timeout() if lock_timeout is None else lock_timeout
         self.recorder = MigrationRecorder(self.connection)
         self.skipped = conf.skipped_versions(database)
@@ -328,7 +332,29 @@ class Executor:
                     )
                     if not dry_run:
                         self.recorder.update_checksum(version, migration.checksum)
+            for change in changes if not dry_run else []:
+                logger.warning("Repair on database '%s': %s", self.alias, change)
             return changes
+
+    def progress(self, progress: Progress) -> None:
+        """Tell the caller, and the ``sqlmigrations`` logger, what is happening."""
+        self._report(progress)
+        label = progress.migration.label if progress.migration else ""
+        if progress.event in ("apply_success", "unapply_success"):
+            action = "Applied" if progress.event == "apply_success" else "Rolled back"
+            faked = " (fake)" if progress.message == "faked" else ""
+            logger.info(
+                "%s %s%s on database '%s' in %d ms",
+                action, label, faked, self.alias, progress.elapsed_ms,
+            )
+        elif progress.event == "failure":
+            logger.error("%s failed on database '%s'", label, self.alias)
+        elif progress.event == "skip":
+            logger.info("Skipped %s on database '%s': %s", label, self.alias, progress.message)
+        elif progress.event == "backup":
+            logger.info("Backup of database '%s' written to %s", self.alias, progress.message)
+        elif progress.event == "wait":
+            logger.info("%s", progress.message)
 
     def _backup(self, plan: list[Step], directory: Path | None, reason: str) -> None:
         if plan and directory is not None:
@@ -376,6 +402,15 @@ class Executor:
             done.append(step.migration)
             self.progress(
                 Progress(f"{event}_success", step.migration, elapsed, "faked" if fake else "")
+            )
+            signal = migration_applied if direction == "up" else migration_reverted
+            signal.send(
+                sender=Executor,
+                version=step.migration.version,
+                name=step.migration.label,
+                database=self.alias,
+                duration_ms=elapsed,
+                fake=fake,
             )
         return done
 

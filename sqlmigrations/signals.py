@@ -1,48 +1,10 @@
-"""Apply SQL migrations when Django builds a test database.
+"""Signals sent after each migration, for notifications and audit logs.
 
-Django's test runner and pytest-django both create the test database by calling
-``migrate``, which then sends ``post_migrate``; hooking that signal gives every
-project the production schema in its tests just by installing the app, and with
---keepdb / --reuse-db only what is pending is applied.
+Receivers get ``version``, ``name``, ``database``, ``duration_ms`` and ``fake``;
+the sender is the Executor class. They run after the migration has committed.
 """
 
-from __future__ import annotations
+from django.dispatch import Signal
 
-import sys
-from typing import Any
-
-from django.core import mail
-from django.core.management.base import CommandError, OutputWrapper
-
-from sqlmigrations import conf
-from sqlmigrations.errors import SqlMigrationsError
-from sqlmigrations.executor import Executor, Progress
-
-
-def in_test_environment() -> bool:
-    # setup_test_environment() creates mail.outbox and teardown deletes it; both
-    # Django's runner and pytest-django call them around a test run.
-    return hasattr(mail, "outbox")
-
-
-def apply_on_migrate(sender: Any, using: str, verbosity: int = 1, **kwargs: Any) -> None:
-    if "plan" not in kwargs:
-        return  # sent by flush (TransactionTestCase), not by migrate
-    mode = conf.apply_on_migrate()
-    if mode is False or (mode == "tests" and not in_test_environment()):
-        return
-    if not conf.has_migration_dirs(using):
-        return
-    stdout = kwargs.get("stdout") or OutputWrapper(sys.stdout)
-
-    def report(progress: Progress) -> None:
-        if verbosity >= 1 and progress.event == "apply_success":
-            stdout.write(f"  Applying SQL migration {progress.migration}... OK ({progress.elapsed_ms} ms)")
-
-    try:
-        Executor(using, progress=report).up()
-    except SqlMigrationsError as exc:
-        raise CommandError(
-            f"applying SQL migrations to database '{using}' failed: {exc}",
-            returncode=exc.exit_code,
-        ) from exc
+migration_applied = Signal()
+migration_reverted = Signal()
