@@ -30,7 +30,7 @@ class SnapshotRangeForm(forms.Form):
     end = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise forms.ValidationError("start must not be after end")
         return data

@@ -29,7 +29,7 @@ def error(status: int, message: str) -> JsonResponse:
 
 
 def form_message(form: Form) -> str:
-    parts = []
+    parts: list[str] = []
     for field, errors in form.errors.items():
         label = "" if field == "__all__" else f"{field}: "
         parts.extend(f"{label}{message}" for message in errors)
@@ -149,7 +149,9 @@ def analytics_snapshots(request: HttpRequest, portfolio: Portfolio) -> JsonRespo
         snapshots = snapshots.filter(snapshot_date__gte=form.cleaned_data["start"])
     if form.cleaned_data["end"]:
         snapshots = snapshots.filter(snapshot_date__lte=form.cleaned_data["end"])
-    return JsonResponse({"portfolio": portfolio.id, "results": [snapshot_json(s) for s in snapshots]})
+    return JsonResponse(
+        {"portfolio": portfolio.id, "results": [snapshot_json(s) for s in snapshots]}
+    )
 
 
 @csrf_exempt  # a JSON API for non-browser clients; there is no session to protect
@@ -169,7 +171,10 @@ def replace_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonRespo
         return error(400, "the request body is not valid JSON")
     items = body.get("preferences") if isinstance(body, dict) else None
     if not isinstance(items, list):
-        return error(400, 'expected a JSON object {"preferences": [{"channel", "event_type", "enabled"}, ...]}')
+        return error(
+            400,
+            'expected a JSON object {"preferences": [{"channel", "event_type", "enabled"}, ...]}',
+        )
     cleaned = []
     seen = set()
     for index, item in enumerate(items):
@@ -207,6 +212,10 @@ def health(request: HttpRequest) -> JsonResponse:
     problems = [f"{s.label}: {p}" for s in states for p in s.problems]
     healthy = not pending and not problems
     return JsonResponse(
-        {"status": "ok" if healthy else "migrations_needed", "pending": pending, "problems": problems},
+        {
+            "status": "ok" if healthy else "migrations_needed",
+            "pending": pending,
+            "problems": problems,
+        },
         status=200 if healthy else 503,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from sqlmigrations.database import one_line
+from sqlmigrations.database import is_in_memory, one_line
 from sqlmigrations.errors import BackupFailed, mask_secrets
 
 
@@ -25,14 +25,18 @@ def write_backup(connection: BaseDatabaseWrapper, directory: Path, reason: str) 
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BackupFailed(f"cannot create backup directory {directory}: {exc.strerror}; nothing was run") from exc
+        raise BackupFailed(
+            f"cannot create backup directory {directory}: {exc.strerror}; nothing was run"
+        ) from exc
     if connection.vendor == "sqlite":
         return _backup_sqlite(connection, directory, stamp, reason)
     return _backup_postgresql(connection, directory, stamp, reason)
 
 
-def _backup_sqlite(connection: BaseDatabaseWrapper, directory: Path, stamp: str, reason: str) -> Path:
-    if connection.is_in_memory_db():
+def _backup_sqlite(
+    connection: BaseDatabaseWrapper, directory: Path, stamp: str, reason: str
+) -> Path:
+    if is_in_memory(connection):
         raise BackupFailed("an in-memory SQLite database cannot be backed up; pass --no-backup")
     name = Path(str(connection.settings_dict["NAME"])).stem
     target = directory / f"{name}-{stamp}-before-{reason}.sqlite3"
@@ -49,7 +53,9 @@ def _backup_sqlite(connection: BaseDatabaseWrapper, directory: Path, stamp: str,
     return target
 
 
-def _backup_postgresql(connection: BaseDatabaseWrapper, directory: Path, stamp: str, reason: str) -> Path:
+def _backup_postgresql(
+    connection: BaseDatabaseWrapper, directory: Path, stamp: str, reason: str
+) -> Path:
     settings = connection.settings_dict
     target = directory / f"{settings['NAME']}-{stamp}-before-{reason}.dump"
     pg_dump = shutil.which("pg_dump")
@@ -59,7 +65,12 @@ def _backup_postgresql(connection: BaseDatabaseWrapper, directory: Path, stamp: 
             "run; install PostgreSQL's client tools, or pass --no-backup"
         )
     env = dict(os.environ)
-    for variable, key in [("PGHOST", "HOST"), ("PGPORT", "PORT"), ("PGUSER", "USER"), ("PGPASSWORD", "PASSWORD")]:
+    for variable, key in [
+        ("PGHOST", "HOST"),
+        ("PGPORT", "PORT"),
+        ("PGUSER", "USER"),
+        ("PGPASSWORD", "PASSWORD"),
+    ]:
         if settings.get(key):
             env[variable] = str(settings[key])
     if settings.get("OPTIONS", {}).get("sslmode"):

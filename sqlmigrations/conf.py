@@ -57,6 +57,6 @@ def apply_on_migrate() -> bool | str:
     value = getattr(settings, "SQLMIGRATIONS_APPLY_ON_MIGRATE", "tests")
     if value not in (True, False, "tests"):
         raise ConfigurationError(
-            f"SQLMIGRATIONS_APPLY_ON_MIGRATE must be True, False or \"tests\", not {value!r}"
+            f'SQLMIGRATIONS_APPLY_ON_MIGRATE must be True, False or "tests", not {value!r}'
         )
     return value

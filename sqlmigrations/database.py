@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import Error as DjangoDatabaseError
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 from django.utils.connection import ConnectionDoesNotExist
 
 from sqlmigrations.errors import DatabaseUnavailable, UsageError, mask_secrets
@@ -49,6 +50,11 @@ def connect(connection: BaseDatabaseWrapper) -> None:
                 connection.settings_dict,
             )
         ) from exc
+
+
+def is_in_memory(connection: BaseDatabaseWrapper) -> bool:
+    """True for an in-memory SQLite database (nothing on disk to find or back up)."""
+    return isinstance(connection, SQLiteDatabaseWrapper) and connection.is_in_memory_db()
 
 
 def one_line(text: str) -> str:

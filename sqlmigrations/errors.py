@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-
 DIRTY_RECOVERY = (
     "To recover: either undo by hand what {label} did, run sqlmigrate_repair to clear "
     "its failed record, then sqlmigrate_up to run it again; or run sqlmigrate_down to "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,9 @@ class Executor:
                     record=record,
                     problems=tuple(_problems(migration, record)),
                     skipped=version in self.skipped,
-                    out_of_order=record is None and version < newest and version not in self.skipped,
+                    out_of_order=record is None
+                    and version < newest
+                    and version not in self.skipped,
                 )
             )
         return states
@@ -345,7 +348,11 @@ class Executor:
             faked = " (fake)" if progress.message == "faked" else ""
             logger.info(
                 "%s %s%s on database '%s' in %d ms",
-                action, label, faked, self.alias, progress.elapsed_ms,
+                action,
+                label,
+                faked,
+                self.alias,
+                progress.elapsed_ms,
             )
         elif progress.event == "failure":
             logger.error("%s failed on database '%s'", label, self.alias)
@@ -361,7 +368,7 @@ class Executor:
             path = write_backup(self.connection, directory, reason)
             self.progress(Progress("backup", message=str(path)))
 
-    def _lock(self):  # type: ignore[no-untyped-def]
+    def _lock(self) -> AbstractContextManager[None]:
         return migration_lock(
             self.connection,
             self.lock_timeout,
@@ -489,8 +496,8 @@ class _StatementFailed(Exception):
                 self.line += statement.sql.count("\n", 0, offset)
             if diag is not None and diag.message_detail:
                 message += f" ({diag.message_detail})"
-        elif getattr(driver_error, "sqlite_errorname", None):
-            self.code = driver_error.sqlite_errorname  # type: ignore[union-attr]
+        elif errorname := getattr(driver_error, "sqlite_errorname", None):
+            self.code = str(errorname)
         message = message or one_line(str(driver_error)) or type(driver_error).__name__
         self.message = mask_secrets(message, connection.settings_dict)
         super().__init__(self.message)

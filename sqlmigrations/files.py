@@ -23,7 +23,9 @@ FILE_NAME = re.compile(
     r"^(?P<prefix>[0-9]+)_(?P<name>[A-Za-z0-9_-]+)"
     r"(?:\.(?P<vendor>[A-Za-z0-9]+))?\.(?P<direction>up|down)\.sql$"
 )
-NAME_RULE = "NNN_description.up.sql / NNN_description.down.sql (description: letters, digits, _ or -)"
+NAME_RULE = (
+    "NNN_description.up.sql / NNN_description.down.sql (description: letters, digits, _ or -)"
+)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 
 from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from sqlmigrations.errors import LockTimeout
 
@@ -88,7 +90,7 @@ def _advisory_lock(
             connection.close()
 
 
-def _lock_holder(cursor) -> str:  # type: ignore[no-untyped-def]
+def _lock_holder(cursor: CursorWrapper) -> str:
     cursor.execute(
         """
         SELECT a.pid, a.usename, host(a.client_addr), a.application_name,
@@ -116,12 +118,14 @@ def write_transaction(connection: BaseDatabaseWrapper) -> Iterator[None]:
         with transaction.atomic(using=connection.alias):
             yield
         return
+    assert isinstance(connection, SQLiteDatabaseWrapper)
     connection.ensure_connection()
-    previous = connection.transaction_mode
-    connection.transaction_mode = "IMMEDIATE"  # read by atomic() when it BEGINs
+    # transaction_mode (Django 5.1+) is not in django-stubs yet.
+    previous = connection.transaction_mode  # type: ignore[attr-defined]
+    connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]  # read by atomic()
     try:
         with transaction.atomic(using=connection.alias):
-            connection.transaction_mode = previous
+            connection.transaction_mode = previous  # type: ignore[attr-defined]
             yield
     finally:
-        connection.transaction_mode = previous
+        connection.transaction_mode = previous  # type: ignore[attr-defined]

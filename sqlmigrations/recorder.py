@@ -12,8 +12,10 @@ from pathlib import Path
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from sqlmigrations.database import is_in_memory
 from sqlmigrations.files import Migration
 from sqlmigrations.models import SchemaMigration
 
@@ -27,12 +29,13 @@ class MigrationRecorder:
         self.alias = connection.alias
 
     @property
-    def objects(self):  # type: ignore[no-untyped-def]
-        return SchemaMigration.objects.using(self.alias)
+    def objects(self) -> QuerySet[SchemaMigration]:
+        queryset: QuerySet[SchemaMigration] = SchemaMigration.objects.using(self.alias)
+        return queryset
 
     def database_exists(self) -> bool:
         """False for a SQLite file not created yet: reading must not create it."""
-        if self.connection.vendor != "sqlite" or self.connection.is_in_memory_db():
+        if self.connection.vendor != "sqlite" or is_in_memory(self.connection):
             return True
         return Path(str(self.connection.settings_dict["NAME"])).exists()
 
@@ -74,9 +77,12 @@ class MigrationRecorder:
         return {row.version: row for row in self.objects.order_by("version")}
 
     def is_applied(self, version: int) -> bool:
-        return self.objects.filter(version=version).exists()
+        found: bool = self.objects.filter(version=version).exists()
+        return found
 
-    def record_applied(self, migration: Migration, execution_ms: int, *, dirty: bool = False) -> None:
+    def record_applied(
+        self, migration: Migration, execution_ms: int, *, dirty: bool = False
+    ) -> None:
         self.objects.create(
             version=migration.version,
             name=migration.label,

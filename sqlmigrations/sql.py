@@ -64,7 +64,7 @@ def _split_postgresql(text: str) -> list[Statement]:
 
 
 def _split_sqlite(text: str) -> list[Statement]:
-    statements = []
+    statements: list[Statement] = []
     start = 0
     search_from = 0
     while True:

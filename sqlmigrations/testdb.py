@@ -37,7 +37,9 @@ def apply_on_migrate(sender: Any, using: str, verbosity: int = 1, **kwargs: Any)
 
     def report(progress: Progress) -> None:
         if verbosity >= 1 and progress.event == "apply_success":
-            stdout.write(f"  Applying SQL migration {progress.migration}... OK ({progress.elapsed_ms} ms)")
+            stdout.write(
+                f"  Applying SQL migration {progress.migration}... OK ({progress.elapsed_ms} ms)"
+            )
 
     try:
         Executor(using, progress=report).up()

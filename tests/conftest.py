@@ -180,9 +180,7 @@ class TargetDatabase:
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             )
         else:
-            rows = self.query(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            )
+            rows = self.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         return {row[0] for row in rows}
 
     def user_tables(self) -> set[str]:
@@ -191,7 +189,9 @@ class TargetDatabase:
     def applied(self) -> list[int]:
         if "schema_migrations" not in self.tables():
             return []
-        return [row[0] for row in self.query("SELECT version FROM schema_migrations ORDER BY version")]
+        return [
+            row[0] for row in self.query("SELECT version FROM schema_migrations ORDER BY version")
+        ]
 
     def execute(self, sql: str) -> None:
         """Change the database behind the runner's back (for drift and lock tests)."""
@@ -309,7 +309,9 @@ def run_python(
     stdin: Any = subprocess.DEVNULL,
     timeout: float = 60,
 ) -> Result:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DB_PATH"))}
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DB_PATH"))
+    }
     full_env.pop("DJANGO_SETTINGS_MODULE", None)
     if migrations_dir is not None:
         full_env["DJANGO_SETTINGS_MODULE"] = "tests.subprocess_settings"

@@ -67,7 +67,10 @@ def test_rebalance_events_newest_first_and_paginated(client: Client) -> None:
         "demo-rebalance-2026-01",
     ]
     failed = first["results"][1]
-    assert (failed["status"], failed["failure_reason"]) == ("failed", "Market closed for the trading venue")
+    assert (failed["status"], failed["failure_reason"]) == (
+        "failed",
+        "Market closed for the trading venue",
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,9 +116,11 @@ def test_get_notification_preferences(client: Client) -> None:
     response = client.get(f"{DEMO}/notification-preferences/")
 
     assert response.status_code == 200
-    assert {"channel": "sms", "event_type": "rebalance_failed", "enabled": False} in response.json()[
-        "preferences"
-    ]
+    assert {
+        "channel": "sms",
+        "event_type": "rebalance_failed",
+        "enabled": False,
+    } in response.json()["preferences"]
     assert len(response.json()["preferences"]) == 4
 
 
@@ -128,7 +133,9 @@ def test_put_replaces_notification_preferences(client: Client) -> None:
     response = put_json(client, f"{DEMO}/notification-preferences/", {"preferences": wanted})
 
     assert response.status_code == 200, response.content
-    assert response.json()["preferences"] == sorted(wanted, key=lambda p: (p["channel"], p["event_type"]))
+    assert response.json()["preferences"] == sorted(
+        wanted, key=lambda p: (p["channel"], p["event_type"])
+    )
     stored = NotificationPreference.objects.filter(portfolio_id="demo-portfolio-1")
     assert sorted((p.channel, p.event_type, p.enabled) for p in stored) == [
         ("email", "drift_alert", False),
@@ -140,14 +147,21 @@ def test_put_replaces_notification_preferences(client: Client) -> None:
     ("body", "message"),
     [
         ("{not json", "the request body is not valid JSON"),
-        ({"prefs": []}, 'expected a JSON object {"preferences": [{"channel", "event_type", "enabled"}, ...]}'),
+        (
+            {"prefs": []},
+            'expected a JSON object {"preferences": [{"channel", "event_type", "enabled"}, ...]}',
+        ),
         ({"preferences": ["email"]}, "preferences[0]: expected an object"),
         (
             {"preferences": [{"channel": "fax", "event_type": "drift_alert", "enabled": True}]},
             "preferences[0]: channel: Select a valid choice. fax is not one of the available choices.",
         ),
         (
-            {"preferences": [{"channel": "email", "event_type": "drift_alert", "enabled": "false"}]},
+            {
+                "preferences": [
+                    {"channel": "email", "event_type": "drift_alert", "enabled": "false"}
+                ]
+            },
             "preferences[0]: enabled: must be true or false",
         ),
         (
@@ -155,19 +169,27 @@ def test_put_replaces_notification_preferences(client: Client) -> None:
             "preferences[0]: enabled: must be true or false",
         ),
         (
-            {"preferences": [{"channel": "email", "event_type": "drift_alert", "enabled": True, "x": 1}]},
+            {
+                "preferences": [
+                    {"channel": "email", "event_type": "drift_alert", "enabled": True, "x": 1}
+                ]
+            },
             "preferences[0]: unknown field 'x'",
         ),
         (
-            {"preferences": [
-                {"channel": "email", "event_type": "drift_alert", "enabled": True},
-                {"channel": "email", "event_type": "drift_alert", "enabled": False},
-            ]},
+            {
+                "preferences": [
+                    {"channel": "email", "event_type": "drift_alert", "enabled": True},
+                    {"channel": "email", "event_type": "drift_alert", "enabled": False},
+                ]
+            },
             "preferences[1]: email/drift_alert is listed twice",
         ),
     ],
 )
-def test_bad_preferences_are_400_and_change_nothing(client: Client, body: Any, message: str) -> None:
+def test_bad_preferences_are_400_and_change_nothing(
+    client: Client, body: Any, message: str
+) -> None:
     before = client.get(f"{DEMO}/notification-preferences/").json()
 
     response = put_json(client, f"{DEMO}/notification-preferences/", body)
@@ -189,7 +211,9 @@ def test_health_is_200_when_nothing_is_pending(client: Client) -> None:
     assert response.json() == {"status": "ok", "pending": [], "problems": []}
 
 
-def test_health_is_503_listing_pending_versions(client: Client, tmp_path: Path, settings: Any) -> None:
+def test_health_is_503_listing_pending_versions(
+    client: Client, tmp_path: Path, settings: Any
+) -> None:
     migrations = tmp_path / "migrations"
     shutil.copytree(REPO / "backend" / "db" / "migrations", migrations)
     (migrations / "003_add_risk_profile.up.sql").write_text("SELECT 1;")

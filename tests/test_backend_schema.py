@@ -41,13 +41,23 @@ def schema(database: TargetDatabase) -> str:
         )
         return "\n".join(map(repr, rows))
     dump = subprocess.run(
-        ["pg_dump", "--schema-only", "--no-owner", "--exclude-table=schema_migrations",
-         "--exclude-table=django_migrations*", database.url],
-        check=True, capture_output=True, text=True,
+        [
+            "pg_dump",
+            "--schema-only",
+            "--no-owner",
+            "--exclude-table=schema_migrations",
+            "--exclude-table=django_migrations*",
+            database.url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     # pg_dump 15.14+ prints a random \restrict token; comments carry nothing to compare.
     return "\n".join(
-        line for line in dump.splitlines() if not line.startswith(("\\restrict", "\\unrestrict", "--"))
+        line
+        for line in dump.splitlines()
+        if not line.startswith(("\\restrict", "\\unrestrict", "--"))
     )
 
 
@@ -64,7 +74,8 @@ def run_file_by_hand(database: TargetDatabase, name: str) -> None:
     if database.vendor == "postgresql":
         subprocess.run(
             ["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), database.url],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
     else:
         conn = sqlite3.connect(database.path)  # type: ignore[arg-type]
@@ -77,7 +88,9 @@ def test_creates_the_four_tables_and_the_demo_portfolio(backend: TargetDatabase)
 
     assert result.code == 0, result.output
     assert backend.user_tables() == set(TABLES)
-    assert backend.query("SELECT id, base_currency FROM portfolios") == [("demo-portfolio-1", "USD")]
+    assert backend.query("SELECT id, base_currency FROM portfolios") == [
+        ("demo-portfolio-1", "USD")
+    ]
     assert backend.query("SELECT count(*) FROM rebalance_events") == [(4,)]
 
 
@@ -142,18 +155,39 @@ def test_rolling_back_the_schema_drops_every_table(backend: TargetDatabase) -> N
 @pytest.mark.parametrize(
     ("statement", "violates"),
     [
-        ("INSERT INTO portfolios (id, name, owner_email, base_currency) VALUES ('p', 'n', 'a@b', 'usd')", "currency"),
-        ("INSERT INTO portfolios (id, name, owner_email, base_currency) VALUES ('Bad Id', 'n', 'a@b', 'USD')", "id"),
-        ("INSERT INTO portfolios (id, name, owner_email, base_currency, target_allocation) "
-         "VALUES ('p', 'n', 'a@b', 'USD', '[1]')", "allocation"),
-        ("INSERT INTO notification_preferences (portfolio_id, channel, event_type) "
-         "VALUES ('demo-portfolio-1', 'fax', 'drift_alert')", "channel"),
-        ("INSERT INTO notification_preferences (portfolio_id, channel, event_type) "
-         "VALUES ('demo-portfolio-1', 'email', 'rebalance_completed')", "unique"),
-        ("INSERT INTO rebalance_events (portfolio_id, idempotency_key, trigger, status, triggered_at) "
-         "VALUES ('nobody', 'k', 'manual', 'pending', '2026-01-01 00:00:00+00')", "foreign key"),
-        ("INSERT INTO rebalance_events (portfolio_id, idempotency_key, trigger, status, triggered_at) "
-         "VALUES ('demo-portfolio-1', 'k', 'manual', 'failed', '2026-01-01 00:00:00+00')", "failure reason"),
+        (
+            "INSERT INTO portfolios (id, name, owner_email, base_currency) VALUES ('p', 'n', 'a@b', 'usd')",
+            "currency",
+        ),
+        (
+            "INSERT INTO portfolios (id, name, owner_email, base_currency) VALUES ('Bad Id', 'n', 'a@b', 'USD')",
+            "id",
+        ),
+        (
+            "INSERT INTO portfolios (id, name, owner_email, base_currency, target_allocation) "
+            "VALUES ('p', 'n', 'a@b', 'USD', '[1]')",
+            "allocation",
+        ),
+        (
+            "INSERT INTO notification_preferences (portfolio_id, channel, event_type) "
+            "VALUES ('demo-portfolio-1', 'fax', 'drift_alert')",
+            "channel",
+        ),
+        (
+            "INSERT INTO notification_preferences (portfolio_id, channel, event_type) "
+            "VALUES ('demo-portfolio-1', 'email', 'rebalance_completed')",
+            "unique",
+        ),
+        (
+            "INSERT INTO rebalance_events (portfolio_id, idempotency_key, trigger, status, triggered_at) "
+            "VALUES ('nobody', 'k', 'manual', 'pending', '2026-01-01 00:00:00+00')",
+            "foreign key",
+        ),
+        (
+            "INSERT INTO rebalance_events (portfolio_id, idempotency_key, trigger, status, triggered_at) "
+            "VALUES ('demo-portfolio-1', 'k', 'manual', 'failed', '2026-01-01 00:00:00+00')",
+            "failure reason",
+        ),
     ],
 )
 def test_constraints_hold_on_both_databases(

@@ -58,7 +58,8 @@ def test_down_writes_a_restorable_backup_first(
         try:
             subprocess.run(
                 ["pg_restore", "--no-owner", "--dbname", postgres_url_for(restored), str(backup)],
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
             copy = TargetDatabase("postgresql", "unused", postgres_url_for(restored))
             assert copy.query("SELECT owner FROM accounts ORDER BY id") == [("ada",), ("grace",)]
@@ -88,10 +89,14 @@ def test_up_backs_up_only_when_asked(
     assert "Backup written" not in plain.out
     assert asked.code == 0, asked.output
     assert backup_from(asked.out).parent == elsewhere
-    assert backup_from(asked.out).name.endswith("-before-up" + (".sqlite3" if with_data.vendor == "sqlite" else ".dump"))
+    assert backup_from(asked.out).name.endswith(
+        "-before-up" + (".sqlite3" if with_data.vendor == "sqlite" else ".dump")
+    )
 
 
-def test_failed_backup_aborts_and_changes_nothing(with_data: TargetDatabase, tmp_path: Path) -> None:
+def test_failed_backup_aborts_and_changes_nothing(
+    with_data: TargetDatabase, tmp_path: Path
+) -> None:
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("")
 
@@ -113,7 +118,10 @@ def test_missing_pg_dump_aborts_with_a_clear_message(
     url = postgres.url.replace("postgres@", "postgres:hunter2-secret@")
 
     result = manage(
-        "sqlmigrate_down", "--noinput", database_url=url, migrations_dir=migrations.path,
+        "sqlmigrate_down",
+        "--noinput",
+        database_url=url,
+        migrations_dir=migrations.path,
         env={"PATH": str(bin_dir)},
     )
 

@@ -23,7 +23,9 @@ def fresh_project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(REPO / "manage.py", project)
-    shutil.copytree(REPO / "backend", project / "backend", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "backend", project / "backend", ignore=shutil.ignore_patterns("__pycache__")
+    )
     return project
 
 
@@ -100,7 +102,9 @@ def test_bad_credentials_never_show_the_password(
     url = postgres.url.replace("postgres@", "no_such_role:hunter2-secret@")
 
     for verbosity in ("1", "2", "3"):
-        result = manage("sqlmigrate_up", "-v", verbosity, database_url=url, migrations_dir=migrations.path)
+        result = manage(
+            "sqlmigrate_up", "-v", verbosity, database_url=url, migrations_dir=migrations.path
+        )
 
         assert result.code == 1
         assert 'role "no_such_role" does not exist' in result.err
@@ -152,9 +156,11 @@ def test_every_option_has_help(command: str) -> None:
     for option in ("--database", "--no-color", "-v {0,1,2,3}"):
         assert option in result.out
     # argparse shows an option with no help text as a bare line; every one of ours has some.
-    ours = {"sqlmigrate_up": ["--target", "--dry-run", "--lock-timeout"],
-            "sqlmigrate_down": ["--steps", "--target", "--dry-run", "--noinput", "--lock-timeout"],
-            "sqlmigrate_status": ["--json"]}[command]
+    ours = {
+        "sqlmigrate_up": ["--target", "--dry-run", "--lock-timeout"],
+        "sqlmigrate_down": ["--steps", "--target", "--dry-run", "--noinput", "--lock-timeout"],
+        "sqlmigrate_status": ["--json"],
+    }[command]
     for option in ours:
         line = next(line for line in result.out.splitlines() if line.strip().startswith(option))
         assert len(line.split()) > 2 or "\n" in result.out, line
@@ -165,7 +171,9 @@ def test_ctrl_c_rolls_back_the_migration_under_way(
     migrations: MigrationFiles, postgres: TargetDatabase
 ) -> None:
     migrations.table(1, "first")
-    migrations.pair("002_slow", "CREATE TABLE slow (id integer);\nSELECT pg_sleep(30);\n", "DROP TABLE slow;")
+    migrations.pair(
+        "002_slow", "CREATE TABLE slow (id integer);\nSELECT pg_sleep(30);\n", "DROP TABLE slow;"
+    )
     env = dict(
         DJANGO_SETTINGS_MODULE="tests.subprocess_settings",
         SQLMIGRATIONS_TEST_DIRS=str(migrations.path),
@@ -174,7 +182,11 @@ def test_ctrl_c_rolls_back_the_migration_under_way(
     )
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "sqlmigrate_up", "--no-color"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and postgres.query(
@@ -200,7 +212,9 @@ def test_runserver_serves_the_demo_portfolio_after_set_up(fresh_project: Path) -
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=fresh_project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=fresh_project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         body = None

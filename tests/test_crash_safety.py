@@ -41,7 +41,11 @@ def test_sigkill_mid_run_keeps_schema_and_history_in_step(
         # mid-statement, mid-commit or between migrations.
         before = len(applied)
         deadline = time.monotonic() + 30
-        while runner.poll() is None and time.monotonic() < deadline and len(recorded(target)) <= before:
+        while (
+            runner.poll() is None
+            and time.monotonic() < deadline
+            and len(recorded(target)) <= before
+        ):
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.08))
         if runner.poll() is None:

@@ -70,7 +70,9 @@ def test_more_steps_than_applied_is_refused(three_applied: TargetDatabase) -> No
     assert three_applied.applied() == [1, 2, 3]
 
 
-def test_nothing_applied_is_not_an_error(target: TargetDatabase, migrations: MigrationFiles) -> None:
+def test_nothing_applied_is_not_an_error(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
     migrations.table(1, "a")
 
     result = target.run("sqlmigrate_down", "--noinput")

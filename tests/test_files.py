@@ -45,7 +45,13 @@ def test_down_without_up_is_refused(target: TargetDatabase, migrations: Migratio
 
 @pytest.mark.parametrize(
     "name",
-    ["create_users.up.sql", "001-create.up.sql", "001_create.sql", "001_bad name.up.sql", "x1_a.up.sql"],
+    [
+        "create_users.up.sql",
+        "001-create.up.sql",
+        "001_create.sql",
+        "001_bad name.up.sql",
+        "x1_a.up.sql",
+    ],
 )
 def test_malformed_file_name_is_refused(
     target: TargetDatabase, migrations: MigrationFiles, name: str
@@ -88,7 +94,9 @@ def test_no_directories_configured_is_refused(target: TargetDatabase, settings: 
     assert "no migration directories are configured for database 'target'" in err
 
 
-def test_every_problem_is_listed_at_once(target: TargetDatabase, migrations: MigrationFiles) -> None:
+def test_every_problem_is_listed_at_once(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
     migrations.write("001_a.up.sql", "SELECT 1;")
     migrations.write("oops.sql", "SELECT 1;")
 
@@ -172,7 +180,9 @@ def test_version_with_no_file_for_this_vendor_is_refused(
     assert err.startswith(f"version 1 (001_only) has no file for {target.vendor}")
 
 
-def test_unknown_vendor_suffix_is_refused(target: TargetDatabase, migrations: MigrationFiles) -> None:
+def test_unknown_vendor_suffix_is_refused(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
     migrations.pair("001_x.mssql", "SELECT 1;", "SELECT 1;")
 
     err = assert_refused_untouched(target)

@@ -19,7 +19,9 @@ def test_concurrent_runners_apply_each_migration_exactly_once(
     target: TargetDatabase, migrations: MigrationFiles
 ) -> None:
     # The log table has no unique key: a migration applied twice leaves two rows.
-    migrations.pair("001_log", "CREATE TABLE applied_log (version integer);", "DROP TABLE applied_log;")
+    migrations.pair(
+        "001_log", "CREATE TABLE applied_log (version integer);", "DROP TABLE applied_log;"
+    )
     # Each step takes a while, so the runners' steps overlap (SQLite has no sleep).
     pause = (
         "SELECT pg_sleep(0.05);"

@@ -11,7 +11,9 @@ DIRECTIVE = "-- sqlmigrate: no-transaction\n"
 
 def index_names(database: TargetDatabase) -> set[str]:
     if database.vendor == "sqlite":
-        rows = database.query("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        rows = database.query(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
     else:
         rows = database.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
     return {row[0] for row in rows}
@@ -29,7 +31,8 @@ def test_create_index_concurrently_twice_in_one_file(
 ) -> None:
     migrations.pair(
         "002_indexes",
-        DIRECTIVE + "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);\n",
+        DIRECTIVE
+        + "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);\n",
         DIRECTIVE + "DROP INDEX CONCURRENTLY t_a_idx;\nDROP INDEX CONCURRENTLY t_b_idx;\n",
     )
 
@@ -47,7 +50,9 @@ def test_create_index_concurrently_twice_in_one_file(
 def test_without_the_directive_postgresql_refuses_and_nothing_is_recorded(
     with_table: TargetDatabase, migrations: MigrationFiles
 ) -> None:
-    migrations.pair("002_index", "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);", "DROP INDEX t_a_idx;")
+    migrations.pair(
+        "002_index", "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);", "DROP INDEX t_a_idx;"
+    )
 
     result = with_table.run("sqlmigrate_up")
 
@@ -62,7 +67,8 @@ def failed_midway(with_table: TargetDatabase, migrations: MigrationFiles) -> Tar
         "002_indexes",
         DIRECTIVE
         + "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nCREATE INDEX CONCURRENTLY t_c_idx ON t (c);\n",
-        DIRECTIVE + "DROP INDEX CONCURRENTLY IF EXISTS t_a_idx;\nDROP INDEX CONCURRENTLY IF EXISTS t_c_idx;\n",
+        DIRECTIVE
+        + "DROP INDEX CONCURRENTLY IF EXISTS t_a_idx;\nDROP INDEX CONCURRENTLY IF EXISTS t_c_idx;\n",
     )
     migrations.table(3, "later")
     result = with_table.run("sqlmigrate_up")
@@ -84,7 +90,9 @@ def test_failure_midway_is_recorded_and_blocks_every_later_run(
     assert " [!] 002_indexes  failed midway outside a transaction" in status.out
     assert failed_midway.run("sqlmigrate_status", "--check").code == 1
     assert again.code == 2
-    assert again.err.startswith("002_indexes failed midway outside a transaction and may be partly applied")
+    assert again.err.startswith(
+        "002_indexes failed midway outside a transaction and may be partly applied"
+    )
     assert failed_midway.applied() == [1, 2]
     assert "later" not in failed_midway.user_tables()
 
@@ -95,7 +103,8 @@ def test_recover_by_hand_then_repair_then_up(
     failed_midway.execute("DROP INDEX t_a_idx")  # undo by hand
     migrations.write(
         "002_indexes.up.sql",
-        DIRECTIVE + "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);\n",
+        DIRECTIVE
+        + "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);\n",
     )
 
     repair = failed_midway.run("sqlmigrate_repair")
@@ -115,7 +124,9 @@ def test_recover_with_down(failed_midway: TargetDatabase) -> None:
     assert "t_a_idx" not in index_names(failed_midway)
 
 
-def test_down_may_go_past_the_failed_one_once_it_is_rolled_back(failed_midway: TargetDatabase) -> None:
+def test_down_may_go_past_the_failed_one_once_it_is_rolled_back(
+    failed_midway: TargetDatabase,
+) -> None:
     result = failed_midway.run("sqlmigrate_down", "--noinput", "--steps", "2")
 
     assert result.code == 0, result.output
@@ -131,7 +142,9 @@ def test_fake_up_is_refused_too_while_one_failed(failed_midway: TargetDatabase) 
 
 
 @pytest.mark.parametrize("target", ["sqlite"], indirect=True)
-def test_sqlite_vacuum_needs_the_directive(target: TargetDatabase, migrations: MigrationFiles) -> None:
+def test_sqlite_vacuum_needs_the_directive(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
     migrations.pair("001_t", "CREATE TABLE t (a integer);", "DROP TABLE t;")
     migrations.pair("002_vacuum", "VACUUM;", "SELECT 1;")
     refused = target.run("sqlmigrate_up")

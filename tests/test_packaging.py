@@ -21,7 +21,9 @@ DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 """
 
 
-def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
@@ -36,7 +38,18 @@ def installed_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     for name in files:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_bytes((REPO / name).read_bytes())
-    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", source, cwd=root)
+    built = run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "-q",
+        "-w",
+        root / "dist",
+        source,
+        cwd=root,
+    )
     assert built.returncode == 0, built.stderr
     [wheel] = (root / "dist").glob("sqlmigrations-*.whl")
 
@@ -45,7 +58,9 @@ def installed_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     installed = run(venv / "bin" / "python", "-m", "pip", "install", "-q", wheel, cwd=root)
     assert installed.returncode == 0, installed.stderr
     (root / "project").mkdir()
-    created = run(venv / "bin" / "django-admin", "startproject", "mysite", root / "project", cwd=root)
+    created = run(
+        venv / "bin" / "django-admin", "startproject", "mysite", root / "project", cwd=root
+    )
     assert created.returncode == 0, created.stderr
     settings = root / "project" / "mysite" / "settings.py"
     settings.write_text(settings.read_text() + SETTINGS_TAIL)
@@ -65,7 +80,9 @@ def test_up_status_down_in_a_fresh_project(installed_project: Path, target: Targ
     sql = MigrationFiles(installed_project / "sql")
     for path in sql.path.iterdir():
         path.unlink()
-    sql.pair("001_notes", "CREATE TABLE notes (id integer PRIMARY KEY, body text);", "DROP TABLE notes;")
+    sql.pair(
+        "001_notes", "CREATE TABLE notes (id integer PRIMARY KEY, body text);", "DROP TABLE notes;"
+    )
     sql.pair("002_seed", "INSERT INTO notes VALUES (1, 'hello');", "DELETE FROM notes;")
     python = installed_project.parent / "venv" / "bin" / "python"
     env = {"DATABASE_URL": target.url, "PATH": "/usr/bin:/bin"}

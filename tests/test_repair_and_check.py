@@ -10,7 +10,9 @@ def test_repair_accepts_a_changed_file_and_unblocks_up(
 ) -> None:
     migrations.table(1, "a")
     assert target.run("sqlmigrate_up").code == 0
-    migrations.write("001_create_a.up.sql", "CREATE TABLE a (id integer PRIMARY KEY); -- reviewed\n")
+    migrations.write(
+        "001_create_a.up.sql", "CREATE TABLE a (id integer PRIMARY KEY); -- reviewed\n"
+    )
     migrations.table(2, "b")
     assert target.run("sqlmigrate_up").code == 2
 
@@ -26,7 +28,9 @@ def test_repair_accepts_a_changed_file_and_unblocks_up(
     up = target.run("sqlmigrate_up")
     assert up.code == 0, up.output
     assert target.applied() == [1, 2]
-    assert target.run("sqlmigrate_repair").out == "Nothing to repair: the history matches the files.\n"
+    assert (
+        target.run("sqlmigrate_repair").out == "Nothing to repair: the history matches the files.\n"
+    )
 
 
 def test_repair_forgets_a_migration_whose_files_are_gone(
@@ -47,7 +51,9 @@ def test_repair_forgets_a_migration_whose_files_are_gone(
     assert target.run("sqlmigrate_status", "--check").code == 0
 
 
-def test_manage_py_check_reports_invalid_files_without_a_database(migrations: MigrationFiles) -> None:
+def test_manage_py_check_reports_invalid_files_without_a_database(
+    migrations: MigrationFiles,
+) -> None:
     migrations.table(1, "a")
     migrations.write("002_lonely.up.sql", "SELECT 1;")
     migrations.write("notes.sql", "SELECT 1;")

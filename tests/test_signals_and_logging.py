@@ -38,13 +38,18 @@ def test_signals_after_each_migration_applied_and_reverted(
     assert target.run("sqlmigrate_up").code == 0
     assert target.run("sqlmigrate_down", "--noinput", "--no-backup").code == 0
 
-    assert [(kind, kw["version"], kw["name"], kw["database"], kw["fake"]) for kind, kw in received] == [
+    assert [
+        (kind, kw["version"], kw["name"], kw["database"], kw["fake"]) for kind, kw in received
+    ] == [
         ("applied", 1, "001_create_a", "target", False),
         ("applied", 2, "002_create_b", "target", False),
         ("reverted", 2, "002_create_b", "target", False),
     ]
     assert all(isinstance(kw["duration_ms"], int) and kw["duration_ms"] >= 0 for _, kw in received)
-    assert all("signal" in kw and kw["signal"] in (migration_applied, migration_reverted) for _, kw in received)
+    assert all(
+        "signal" in kw and kw["signal"] in (migration_applied, migration_reverted)
+        for _, kw in received
+    )
 
 
 def test_no_signal_for_a_failed_migration(

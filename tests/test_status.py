@@ -17,7 +17,9 @@ def test_lists_applied_and_pending(target: TargetDatabase, migrations: Migration
 
     assert result.code == 0, result.output
     lines = result.out.splitlines()
-    assert re.fullmatch(r" \[X\] 001_create_a  applied \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[1])
+    assert re.fullmatch(
+        r" \[X\] 001_create_a  applied \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[1]
+    )
     assert lines[2] == " [ ] 002_create_b  pending"
     assert lines[3] == "1 applied, 1 pending, 0 with problems."
 
@@ -57,7 +59,10 @@ def test_reports_an_applied_migration_whose_file_changed(
 
     result = target.run("sqlmigrate_status")
 
-    assert " [!] 001_create_a  applied, but its up file has changed since (checksum differs)" in result.out
+    assert (
+        " [!] 001_create_a  applied, but its up file has changed since (checksum differs)"
+        in result.out
+    )
 
 
 def test_json_output_for_scripts(target: TargetDatabase, migrations: MigrationFiles) -> None:

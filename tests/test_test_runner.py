@@ -31,7 +31,9 @@ def project_migrations(tmp_path: Path) -> MigrationFiles:
 
 
 @pytest.fixture
-def test_database(target: TargetDatabase, tmp_path: Path) -> Iterator[tuple[TargetDatabase, dict[str, str]]]:
+def test_database(
+    target: TargetDatabase, tmp_path: Path
+) -> Iterator[tuple[TargetDatabase, dict[str, str]]]:
     """The database the test runner will create, and the environment that names it."""
     if target.vendor == "sqlite":
         test_path = tmp_path / "test_db.sqlite3"
@@ -48,11 +50,14 @@ def test_database(target: TargetDatabase, tmp_path: Path) -> Iterator[tuple[Targ
 
 
 def applied_at(database: TargetDatabase) -> dict[int, Any]:
-    return dict(database.query("SELECT version, applied_at FROM schema_migrations ORDER BY version"))
+    return dict(
+        database.query("SELECT version, applied_at FROM schema_migrations ORDER BY version")
+    )
 
 
 def test_manage_py_test_builds_the_test_database_and_keepdb_applies_only_pending(
-    target: TargetDatabase, test_database: tuple[TargetDatabase, dict[str, str]],
+    target: TargetDatabase,
+    test_database: tuple[TargetDatabase, dict[str, str]],
     project_migrations: MigrationFiles,
 ) -> None:
     test_db, env = test_database
@@ -81,14 +86,17 @@ def test_manage_py_test_builds_the_test_database_and_keepdb_applies_only_pending
 
 
 def test_pytest_builds_the_test_database_and_reuse_db_applies_only_pending(
-    target: TargetDatabase, test_database: tuple[TargetDatabase, dict[str, str]],
+    target: TargetDatabase,
+    test_database: tuple[TargetDatabase, dict[str, str]],
     project_migrations: MigrationFiles,
 ) -> None:
     test_db, env = test_database
     args = ("-m", "pytest", "tests/runner_cases", "--reuse-db", "-p", "no:cacheprovider", "-q")
     env = {**env, "SQLMIGRATIONS_REQUIRE_POSTGRES": "0"}
 
-    first = run_python(*args, database_url=target.url, migrations_dir=project_migrations.path, env=env)
+    first = run_python(
+        *args, database_url=target.url, migrations_dir=project_migrations.path, env=env
+    )
 
     assert first.code == 0, first.output
     assert "4 passed" in first.out
@@ -96,7 +104,9 @@ def test_pytest_builds_the_test_database_and_reuse_db_applies_only_pending(
     assert list(before) == [1, 2]
 
     project_migrations.table(3, "risk_profiles")
-    second = run_python(*args, database_url=target.url, migrations_dir=project_migrations.path, env=env)
+    second = run_python(
+        *args, database_url=target.url, migrations_dir=project_migrations.path, env=env
+    )
 
     assert second.code == 0, second.output
     after = applied_at(test_db)
@@ -109,10 +119,14 @@ def test_pytest_builds_the_test_database_and_reuse_db_applies_only_pending(
 def test_migrate_outside_tests_leaves_sql_migrations_alone(
     target: TargetDatabase, project_migrations: MigrationFiles
 ) -> None:
-    result = manage("migrate", "--noinput", database_url=target.url, migrations_dir=project_migrations.path)
+    result = manage(
+        "migrate", "--noinput", database_url=target.url, migrations_dir=project_migrations.path
+    )
 
     assert result.code == 0, result.output
     assert "schema_migrations" in target.tables()
     assert "portfolios" not in target.tables()
-    status = manage("sqlmigrate_status", database_url=target.url, migrations_dir=project_migrations.path)
+    status = manage(
+        "sqlmigrate_status", database_url=target.url, migrations_dir=project_migrations.path
+    )
     assert "0 applied, 2 pending" in status.out

@@ -157,17 +157,14 @@ def test_error_line_points_inside_a_multi_line_statement_on_postgresql(
 ) -> None:
     migrations.pair(
         "001_multi",
-        "CREATE TABLE t (id integer);\n"
-        "SELECT id,\n"
-        "       missing_column\n"
-        "FROM t;\n",
+        "CREATE TABLE t (id integer);\nSELECT id,\n       missing_column\nFROM t;\n",
         "DROP TABLE t;\n",
     )
 
     result = postgres.run("sqlmigrate_up")
 
     assert result.code == 1
-    assert result.err.startswith("001_multi.up.sql:3: column \"missing_column\" does not exist")
+    assert result.err.startswith('001_multi.up.sql:3: column "missing_column" does not exist')
 
 
 def test_syntax_error_in_a_later_file_stops_before_anything_runs_on_postgresql(
@@ -179,7 +176,7 @@ def test_syntax_error_in_a_later_file_stops_before_anything_runs_on_postgresql(
     result = postgres.run("sqlmigrate_up")
 
     assert result.code == 2
-    assert result.err.startswith("002_typo.up.sql:3: syntax error at or near \"CREAT\"")
+    assert result.err.startswith('002_typo.up.sql:3: syntax error at or near "CREAT"')
     assert postgres.user_tables() == set()
     assert postgres.applied() == []
 
@@ -194,7 +191,9 @@ def test_dry_run_prints_plan_and_sql_and_writes_nothing(
 
     assert result.code == 0, result.output
     assert "  Apply 001_create_widgets\n  Apply 002_create_gadgets\n" in result.out
-    assert "-- 001_create_widgets.up.sql\nCREATE TABLE widgets (id integer PRIMARY KEY);" in result.out
+    assert (
+        "-- 001_create_widgets.up.sql\nCREATE TABLE widgets (id integer PRIMARY KEY);" in result.out
+    )
     # Not even the history table, and on SQLite not even the file.
     assert target.tables() == set()
     if target.path is not None:
@@ -294,6 +293,6 @@ def test_history_table_is_created_through_django_migrations(
     assert target.run("sqlmigrate_up").code == 0
 
     # Recorded, so a later `manage.py migrate` does not try to create it again.
-    assert target.query(
-        "SELECT name FROM django_migrations WHERE app = 'sqlmigrations'"
-    ) == [("0001_initial",)]
+    assert target.query("SELECT name FROM django_migrations WHERE app = 'sqlmigrations'") == [
+        ("0001_initial",)
+    ]

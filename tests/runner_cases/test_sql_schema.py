@@ -9,9 +9,7 @@ from sqlmigrations.models import SchemaMigration
 
 class SqlSchemaTests(TestCase):
     def test_demo_portfolio_comes_from_the_sql_seed(self) -> None:
-        self.assertEqual(
-            list(Portfolio.objects.values_list("id", flat=True)), ["demo-portfolio-1"]
-        )
+        self.assertEqual(list(Portfolio.objects.values_list("id", flat=True)), ["demo-portfolio-1"])
 
     def test_every_sql_migration_is_recorded(self) -> None:
         versions = list(SchemaMigration.objects.values_list("version", flat=True))

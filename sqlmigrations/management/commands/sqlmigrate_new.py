@@ -47,7 +47,7 @@ class Command(SqlMigrationsCommand):
         if not name:
             raise UsageError(
                 f"cannot make a file name from {options['description']!r}: "
-                "use letters or digits, e.g. \"add risk profile\""
+                'use letters or digits, e.g. "add risk profile"'
             )
         dirs = conf.migration_dirs(alias)
         directory = options["dir"] or dirs[-1]

@@ -33,6 +33,8 @@ class Command(SqlMigrationsCommand):
             self.stdout.write("Nothing to repair: the history matches the files.")
             return
         if options["dry_run"]:
-            self.stdout.write(self.style.MIGRATE_HEADING("Would repair (dry run, nothing is changed):"))
+            self.stdout.write(
+                self.style.MIGRATE_HEADING("Would repair (dry run, nothing is changed):")
+            )
         for change in changes:
             self.stdout.write(f"  {change}")

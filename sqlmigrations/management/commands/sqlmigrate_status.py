@@ -63,9 +63,11 @@ class Command(SqlMigrationsCommand):
         if state.problems:
             return self.style.ERROR(f" [!] {state.label}  {'; '.join(state.problems)}")
         if state.record is not None:
-            when = timezone.localtime(state.record.applied_at) if timezone.is_aware(
-                state.record.applied_at
-            ) else state.record.applied_at
+            when = (
+                timezone.localtime(state.record.applied_at)
+                if timezone.is_aware(state.record.applied_at)
+                else state.record.applied_at
+            )
             detail = f"applied {when:%Y-%m-%d %H:%M:%S %Z}".rstrip()
             return f" [X] {state.label}  {detail}"
         if state.skipped:
