@@ -10,3 +10,10 @@ SQLMIGRATIONS_BACKUP_DIR = os.path.join(os.path.dirname(SQLMIGRATIONS_DIRS[0]), 
 # Lets a test give the SQLite test database a file, so --keepdb has something to keep.
 if os.environ.get("SQLMIGRATIONS_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["SQLMIGRATIONS_TEST_DB_NAME"]}  # noqa: F405
+
+# A second database with its own migration files, for the several-databases tests.
+if os.environ.get("REPORTS_DATABASE_URL"):
+    import dj_database_url
+
+    DATABASES["reports"] = dj_database_url.parse(os.environ["REPORTS_DATABASE_URL"])  # noqa: F405
+    SQLMIGRATIONS_DATABASE_DIRS = {"reports": [os.environ["REPORTS_MIGRATION_DIRS"]]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +53,10 @@ def installed_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     )
     assert built.returncode == 0, built.stderr
     [wheel] = (root / "dist").glob("sqlmigrations-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "sqlmigrations/py.typed" in names
+    assert not [name for name in names if name.startswith("backend/")]
 
     venv = root / "venv"
     assert run(sys.executable, "-m", "venv", venv, cwd=root).returncode == 0
