@@ -12,8 +12,6 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from pglast import parser as pg_parser
-
 
 @dataclass(frozen=True)
 class Statement:
@@ -47,6 +45,10 @@ def line_of(text: str, index: int) -> int:
 
 
 def _split_postgresql(text: str) -> list[Statement]:
+    # Imported here: only planning a PostgreSQL run needs the parser, and status
+    # (which must start fast) never does.
+    from pglast import parser as pg_parser
+
     try:
         # with_parser=True: the scanner-only mode silently drops statements it
         # does not know (see DESIGN.md).
