@@ -53,6 +53,11 @@ def with_portfolio(view: Callable[..., JsonResponse]) -> Callable[..., JsonRespo
     return wrapper
 
 
+def decimal_text(value: Any) -> str | None:
+    """Decimals as strings in JSON, so no precision is lost to floats."""
+    return None if value is None else str(value)
+
+
 def portfolio_json(portfolio: Portfolio) -> dict[str, Any]:
     return {
         "id": portfolio.id,
@@ -74,7 +79,7 @@ def event_json(event: RebalanceEvent) -> dict[str, Any]:
         "trigger": event.trigger,
         "status": event.status,
         "trades": event.trades,
-        "drift_before_pct": None if event.drift_before_pct is None else str(event.drift_before_pct),
+        "drift_before_pct": decimal_text(event.drift_before_pct),
         "triggered_at": event.triggered_at.isoformat(),
         "completed_at": event.completed_at.isoformat() if event.completed_at else None,
         "failure_reason": event.failure_reason,
@@ -82,14 +87,11 @@ def event_json(event: RebalanceEvent) -> dict[str, Any]:
 
 
 def snapshot_json(snapshot: AnalyticsSnapshot) -> dict[str, Any]:
-    def dec(value: Any) -> str | None:
-        return None if value is None else str(value)
-
     return {
         "date": snapshot.snapshot_date.isoformat(),
-        "total_value": dec(snapshot.total_value),
-        "daily_return_pct": dec(snapshot.daily_return_pct),
-        "cumulative_return_pct": dec(snapshot.cumulative_return_pct),
+        "total_value": decimal_text(snapshot.total_value),
+        "daily_return_pct": decimal_text(snapshot.daily_return_pct),
+        "cumulative_return_pct": decimal_text(snapshot.cumulative_return_pct),
         "allocation": snapshot.allocation,
     }
 

@@ -87,6 +87,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # Migration files
 
 
+def slow_statement(vendor: str, seconds: float) -> str:
+    """A statement that keeps a migration busy, so concurrent or killed runs overlap it.
+
+    SQLite has no sleep; a recursive count of 200,000 rows takes tens of milliseconds.
+    """
+    if vendor == "postgresql":
+        return f"SELECT pg_sleep({seconds});"
+    return (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)"
+        " SELECT count(*) FROM c;"
+    )
+
+
 class MigrationFiles:
     """A directory of migration files that a test writes itself."""
 
@@ -232,14 +245,14 @@ def _unregister_alias(alias: str) -> None:
     connections.settings.pop(alias, None)
 
 
-def _create_postgres_database() -> str:
+def create_postgres_database() -> str:
     name = f"sqlm_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     return name
 
 
-def _drop_postgres_database(name: str) -> None:
+def drop_postgres_database(name: str) -> None:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
@@ -268,9 +281,9 @@ def target(request: pytest.FixtureRequest, tmp_path: Path, django_db_blocker: An
         cleanup = lambda: None  # noqa: E731
     else:
         require_postgres()
-        name = _create_postgres_database()
+        name = create_postgres_database()
         database = TargetDatabase(vendor, alias, postgres_url_for(name))
-        cleanup = lambda: _drop_postgres_database(name)  # noqa: E731
+        cleanup = lambda: drop_postgres_database(name)  # noqa: E731
     _register_alias(alias, database.url)
     try:
         with django_db_blocker.unblock():
@@ -284,7 +297,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path, django_db_blocker: An
 def postgres(request: pytest.FixtureRequest, django_db_blocker: Any):
     """A PostgreSQL-only target, for behaviour only PostgreSQL has."""
     require_postgres()
-    name = _create_postgres_database()
+    name = create_postgres_database()
     database = TargetDatabase("postgresql", "target", postgres_url_for(name))
     _register_alias("target", database.url)
     try:
@@ -292,7 +305,7 @@ def postgres(request: pytest.FixtureRequest, django_db_blocker: Any):
             yield database
     finally:
         _unregister_alias("target")
-        _drop_postgres_database(name)
+        drop_postgres_database(name)
 
 
 def manage(*args: str, **kwargs: Any) -> Result:

@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import (
     MigrationFiles,
     TargetDatabase,
-    _create_postgres_database,
-    _drop_postgres_database,
+    create_postgres_database,
+    drop_postgres_database,
     manage,
     postgres_url_for,
 )
@@ -54,7 +54,7 @@ def test_down_writes_a_restorable_backup_first(
         assert with_data.query("SELECT owner FROM accounts ORDER BY id") == [("ada",), ("grace",)]
     else:
         assert backup.name.endswith("-before-down.dump")
-        restored = _create_postgres_database()
+        restored = create_postgres_database()
         try:
             subprocess.run(
                 ["pg_restore", "--no-owner", "--dbname", postgres_url_for(restored), str(backup)],
@@ -65,7 +65,7 @@ def test_down_writes_a_restorable_backup_first(
             assert copy.query("SELECT owner FROM accounts ORDER BY id") == [("ada",), ("grace",)]
             assert copy.applied() == [1]
         finally:
-            _drop_postgres_database(restored)
+            drop_postgres_database(restored)
 
 
 def test_no_backup_writes_none(with_data: TargetDatabase, backups_in_tmp: Path) -> None:

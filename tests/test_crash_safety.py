@@ -6,7 +6,7 @@ import random
 import re
 import time
 
-from tests.conftest import MigrationFiles, TargetDatabase, start_runner
+from tests.conftest import MigrationFiles, TargetDatabase, slow_statement, start_runner
 
 MIGRATIONS = 40
 MAX_KILLS = 8
@@ -19,12 +19,7 @@ def recorded(target: TargetDatabase) -> list[int]:
 def test_sigkill_mid_run_keeps_schema_and_history_in_step(
     target: TargetDatabase, migrations: MigrationFiles
 ) -> None:
-    pause = (
-        "SELECT pg_sleep(0.03);"
-        if target.vendor == "postgresql"
-        else "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)"
-        " SELECT count(*) FROM c;"
-    )
+    pause = slow_statement(target.vendor, 0.03)
     for version in range(1, MIGRATIONS + 1):
         migrations.pair(
             f"{version:03d}_t{version}",

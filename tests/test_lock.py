@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from sqlmigrations.lock import ADVISORY_LOCK_KEY
-from tests.conftest import MigrationFiles, TargetDatabase, start_runner
+from tests.conftest import MigrationFiles, TargetDatabase, slow_statement, start_runner
 
 RUNNERS = 4
 MIGRATIONS = 12
@@ -22,13 +22,8 @@ def test_concurrent_runners_apply_each_migration_exactly_once(
     migrations.pair(
         "001_log", "CREATE TABLE applied_log (version integer);", "DROP TABLE applied_log;"
     )
-    # Each step takes a while, so the runners' steps overlap (SQLite has no sleep).
-    pause = (
-        "SELECT pg_sleep(0.05);"
-        if target.vendor == "postgresql"
-        else "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)"
-        " SELECT count(*) FROM c;"
-    )
+    # Each step takes a while, so the runners' steps overlap.
+    pause = slow_statement(target.vendor, 0.05)
     for version in range(2, MIGRATIONS + 1):
         migrations.pair(
             f"{version:03d}_step",

@@ -15,7 +15,7 @@ from tests.conftest import (
     REPO,
     MigrationFiles,
     TargetDatabase,
-    _drop_postgres_database,
+    drop_postgres_database,
     manage,
     postgres_url_for,
     run_python,
@@ -46,7 +46,7 @@ def test_database(
     try:
         yield TargetDatabase("postgresql", "unused", postgres_url_for(name)), {}
     finally:
-        _drop_postgres_database(name)
+        drop_postgres_database(name)
 
 
 def applied_at(database: TargetDatabase) -> dict[int, Any]:
