@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from backend.forms import NotificationPreferenceForm, PageForm, SnapshotRangeForm
 from backend.models import AnalyticsSnapshot, NotificationPreference, Portfolio, RebalanceEvent
 from sqlmigrations.errors import SqlMigrationsError
-from sqlmigrations.executor import Executor
+from sqlmigrations.executor import Executor, pending_versions, problem_lines
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -210,8 +210,7 @@ def health(request: HttpRequest) -> JsonResponse:
     except (SqlMigrationsError, DatabaseError) as exc:
         message = str(exc) if isinstance(exc, SqlMigrationsError) else "database unavailable"
         return JsonResponse({"status": "error", "error": message}, status=503)
-    pending = [s.version for s in states if s.pending]
-    problems = [f"{s.label}: {p}" for s in states for p in s.problems]
+    pending, problems = pending_versions(states), problem_lines(states)
     healthy = not pending and not problems
     return JsonResponse(
         {

@@ -70,6 +70,15 @@ class MigrationState:
         return self.record is None and not self.skipped
 
 
+def pending_versions(states: list[MigrationState]) -> list[int]:
+    return [s.version for s in states if s.pending]
+
+
+def problem_lines(states: list[MigrationState]) -> list[str]:
+    """One line per problem of an applied migration: what status, --check and health report."""
+    return [f"{s.label}: {problem}" for s in states for problem in s.problems]
+
+
 @dataclass(frozen=True)
 class Step:
     migration: Migration

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from sqlmigrations.database import describe
-from sqlmigrations.executor import Executor, MigrationState
+from sqlmigrations.executor import Executor, MigrationState, pending_versions, problem_lines
 
 from ._base import SqlMigrationsCommand
 
@@ -38,7 +38,7 @@ class Command(SqlMigrationsCommand):
         else:
             self.print_table(executor, states)
         if options["check"]:
-            pending = sum(1 for s in states if s.pending)
+            pending = len(pending_versions(states))
             problems = sum(1 for s in states if s.problems)
             if pending or problems:
                 raise CommandError(
@@ -52,7 +52,7 @@ class Command(SqlMigrationsCommand):
         for state in states:
             self.stdout.write(self.line(state))
         applied = sum(1 for s in states if s.applied)
-        pending = sum(1 for s in states if s.pending)
+        pending = len(pending_versions(states))
         problems = sum(1 for s in states if s.problems)
         summary = f"{applied} applied, {pending} pending, {problems} with problems."
         if skipped := sum(1 for s in states if s.skipped and not s.applied):
@@ -95,6 +95,6 @@ class Command(SqlMigrationsCommand):
                 }
                 for s in states
             ],
-            "pending": [s.version for s in states if s.pending],
-            "problems": [f"{s.label}: {p}" for s in states for p in s.problems],
+            "pending": pending_versions(states),
+            "problems": problem_lines(states),
         }
