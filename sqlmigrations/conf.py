@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -11,16 +12,19 @@ from sqlmigrations.errors import ConfigurationError
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
-def migration_dirs(alias: str) -> list[Path]:
-    """The directories holding the SQL files for database ``alias``.
-
-    ``SQLMIGRATIONS_DATABASE_DIRS[alias]`` wins over ``SQLMIGRATIONS_DIRS`` so that
-    a second database can keep its own, unrelated set of files.
-    """
+def _configured_dirs(alias: str) -> Any:
+    """``SQLMIGRATIONS_DATABASE_DIRS[alias]`` wins over ``SQLMIGRATIONS_DIRS`` so that
+    a second database can keep its own, unrelated set of files."""
     per_alias = getattr(settings, "SQLMIGRATIONS_DATABASE_DIRS", {}) or {}
     dirs = per_alias.get(alias)
     if dirs is None:
         dirs = getattr(settings, "SQLMIGRATIONS_DIRS", []) or []
+    return dirs
+
+
+def migration_dirs(alias: str) -> list[Path]:
+    """The directories holding the SQL files for database ``alias``."""
+    dirs = _configured_dirs(alias)
     if isinstance(dirs, (str, Path)):
         raise ConfigurationError(
             "SQLMIGRATIONS_DIRS must be a list of directories, not a single string"
@@ -42,8 +46,7 @@ def lock_timeout() -> float:
 
 
 def has_migration_dirs(alias: str) -> bool:
-    per_alias = getattr(settings, "SQLMIGRATIONS_DATABASE_DIRS", {}) or {}
-    return bool(per_alias.get(alias, getattr(settings, "SQLMIGRATIONS_DIRS", [])))
+    return bool(_configured_dirs(alias))
 
 
 def skipped_versions(alias: str) -> frozenset[int]:
