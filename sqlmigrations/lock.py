@@ -68,15 +68,15 @@ def _advisory_lock(
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
             if cursor.fetchone()[0]:
                 break
-            holder = _lock_holder(cursor)
+            # Who holds it is looked up only when a message needs it, not every poll.
             if time.monotonic() >= deadline:
                 raise LockTimeout(
                     f"another sqlmigrations runner holds the migration lock on this "
-                    f"database ({holder}); gave up after {timeout:g}s. "
+                    f"database ({_lock_holder(cursor)}); gave up after {timeout:g}s. "
                     "Wait for it to finish, or raise --lock-timeout."
                 )
             if on_wait is not None and not told:
-                on_wait(f"Waiting for the migration lock held by {holder}...")
+                on_wait(f"Waiting for the migration lock held by {_lock_holder(cursor)}...")
                 told = True
             time.sleep(POLL_INTERVAL)
     try:
