@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import traceback
 from argparse import ArgumentParser, ArgumentTypeError
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DjangoDatabaseError
 from django.db import connections
 
-from sqlmigrations.database import one_line
+from sqlmigrations import conf
+from sqlmigrations.database import describe, one_line
 from sqlmigrations.errors import SqlMigrationsError, mask_secrets
-from sqlmigrations.executor import Progress, Step
+from sqlmigrations.executor import Executor, Progress, Step
 
 
 def positive_int(value: str) -> int:
@@ -63,6 +65,26 @@ class SqlMigrationsCommand(BaseCommand):
             help=f"{what} in schema_migrations without running any SQL "
             "(to adopt a database whose schema was made by other means).",
         )
+
+    def add_backup_dir(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--backup-dir",
+            type=Path,
+            metavar="DIR",
+            help="Where backups go (default: SQLMIGRATIONS_BACKUP_DIR, 'backups').",
+        )
+
+    @staticmethod
+    def backup_dir(options: dict[str, Any], *, wanted: bool) -> Path | None:
+        return (options["backup_dir"] or conf.backup_dir()) if wanted else None
+
+    def make_executor(self, options: dict[str, Any]) -> Executor:
+        executor = Executor(
+            options["database"], progress=self.report, lock_timeout=options["lock_timeout"]
+        )
+        if self.verbosity >= 2:
+            self.stdout.write(f"Database: {describe(executor.connection)}")
+        return executor
 
     def add_lock_timeout(self, parser: ArgumentParser) -> None:
         parser.add_argument(

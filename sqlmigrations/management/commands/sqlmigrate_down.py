@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import sys
 from argparse import ArgumentParser
-from pathlib import Path
 from typing import Any
 
-from sqlmigrations import conf
 from sqlmigrations.database import describe
 from sqlmigrations.errors import UsageError
 from sqlmigrations.executor import Executor, Step
@@ -54,20 +52,11 @@ class Command(SqlMigrationsCommand):
             help="Do not write a backup first (by default one is written, because "
             "rolling back destroys data; a failed backup stops the run).",
         )
-        parser.add_argument(
-            "--backup-dir",
-            type=Path,
-            metavar="DIR",
-            help="Where backups go (default: SQLMIGRATIONS_BACKUP_DIR, 'backups').",
-        )
+        self.add_backup_dir(parser)
         self.add_lock_timeout(parser)
 
     def run(self, **options: Any) -> None:
-        executor = Executor(
-            options["database"], progress=self.report, lock_timeout=options["lock_timeout"]
-        )
-        if self.verbosity >= 2:
-            self.stdout.write(f"Database: {describe(executor.connection)}")
+        executor = self.make_executor(options)
         if options["dry_run"]:
             plan = executor.plan_down(options["steps"], options["target"])
             self.print_plan(plan, "Unapply", empty="No migrations to roll back.")
@@ -79,11 +68,7 @@ class Command(SqlMigrationsCommand):
             confirm=confirm,
             fake=options["fake"],
             # --fake runs no SQL, so it destroys nothing worth a backup.
-            backup_dir=(
-                (options["backup_dir"] or conf.backup_dir())
-                if options["backup"] and not options["fake"]
-                else None
-            ),
+            backup_dir=self.backup_dir(options, wanted=options["backup"] and not options["fake"]),
         )
         if self.verbosity >= 1:
             count = len(reverted)

@@ -1,12 +1,7 @@
 from __future__ import annotations
 
 from argparse import ArgumentParser
-from pathlib import Path
 from typing import Any
-
-from sqlmigrations import conf
-from sqlmigrations.database import describe
-from sqlmigrations.executor import Executor
 
 from ._base import SqlMigrationsCommand, version_number
 
@@ -40,20 +35,11 @@ class Command(SqlMigrationsCommand):
             help="Back the database up first (pg_dump / SQLite backup API); a failed "
             "backup stops the run.",
         )
-        parser.add_argument(
-            "--backup-dir",
-            type=Path,
-            metavar="DIR",
-            help="Where backups go (default: SQLMIGRATIONS_BACKUP_DIR, 'backups').",
-        )
+        self.add_backup_dir(parser)
         self.add_lock_timeout(parser)
 
     def run(self, **options: Any) -> None:
-        executor = Executor(
-            options["database"], progress=self.report, lock_timeout=options["lock_timeout"]
-        )
-        if self.verbosity >= 2:
-            self.stdout.write(f"Database: {describe(executor.connection)}")
+        executor = self.make_executor(options)
         if options["dry_run"]:
             plan = executor.plan_up(
                 options["target"], allow_out_of_order=options["allow_out_of_order"]
@@ -64,7 +50,7 @@ class Command(SqlMigrationsCommand):
             options["target"],
             allow_out_of_order=options["allow_out_of_order"],
             fake=options["fake"],
-            backup_dir=(options["backup_dir"] or conf.backup_dir()) if options["backup"] else None,
+            backup_dir=self.backup_dir(options, wanted=options["backup"]),
         )
         if self.verbosity >= 1:
             if applied:
