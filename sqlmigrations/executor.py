@@ -17,6 +17,7 @@ from django.db import DatabaseError
 
 from sqlmigrations import conf
 from sqlmigrations.backup import write_backup
+from sqlmigrations.batch import BatchFailed, can_batch, run_batch
 from sqlmigrations.database import connect, get_connection, one_line
 from sqlmigrations.errors import (
     FailedMigrationRecorded,
@@ -32,7 +33,7 @@ from sqlmigrations.lock import migration_lock, write_transaction
 from sqlmigrations.models import SchemaMigration
 from sqlmigrations.recorder import MigrationRecorder
 from sqlmigrations.signals import migration_applied, migration_reverted
-from sqlmigrations.sql import SqlSyntaxError, Statement, split_statements
+from sqlmigrations.sql import SqlSyntaxError, Statement, split_statements, transaction_control
 
 logger = logging.getLogger("sqlmigrations")
 
@@ -228,6 +229,15 @@ class Executor:
             except SqlSyntaxError as exc:
                 problems.append(f"{sql_file.path.name}:{exc.line}: {exc.message}")
                 continue
+            for statement in statements if sql_file.transactional else []:
+                if command := transaction_control(statement, self.vendor):
+                    problems.append(
+                        f"{sql_file.path.name}:{statement.line}: {command} would begin or end "
+                        "a transaction inside the migration's own. Remove it (each migration "
+                        "already runs in one transaction), or put "
+                        "'-- sqlmigrate: no-transaction' on the file's first line to manage "
+                        "transactions yourself."
+                    )
             steps.append(Step(migration, sql_file, statements))
         if problems:
             raise InvalidMigrationFiles(problems)
@@ -434,6 +444,9 @@ class Executor:
         """One migration and its history row, in one transaction."""
         if not fake and not step.sql_file.transactional:
             return self._run_step_outside_transaction(step, direction, started)
+        if can_batch(self.connection):
+            self._run_batch(step, direction, fake)
+            return True
         with write_transaction(self.connection):
             if self.vendor == "sqlite":
                 # SQLite has no session lock: re-check under the write lock, since
@@ -448,6 +461,24 @@ class Executor:
             else:
                 self.recorder.record_unapplied(step.migration.version)
         return True
+
+    def _run_batch(self, step: Step, direction: str, fake: bool) -> None:
+        """PostgreSQL: the step and its history row in one round trip (see batch.py)."""
+        statements = [] if fake else step.statements
+        history = (
+            self.recorder.applied_sql(step.migration)
+            if direction == "up"
+            else self.recorder.unapplied_sql(step.migration.version)
+        )
+        try:
+            run_batch(self.connection, [*(s.sql for s in statements), history])
+        except BatchFailed as failed:
+            if failed.index < len(statements):
+                raise _StatementFailed(
+                    statements[failed.index], failed.error, self.connection, sent_at=failed.offset
+                ) from failed.error
+            with self.connection.wrap_database_errors:
+                raise failed.error from None
 
     def _execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
         with self.connection.cursor() as cursor:
@@ -488,7 +519,13 @@ class _StatementFailed(Exception):
     """Carries a failing statement's position and the driver's error out of the transaction."""
 
     def __init__(  # type: ignore[no-untyped-def]
-        self, statement: Statement, exc: DatabaseError, connection, *, in_transaction: bool = True
+        self,
+        statement: Statement,
+        exc: Exception,
+        connection,
+        *,
+        in_transaction: bool = True,
+        sent_at: int = 0,  # where the statement starts in the query text sent
     ):
         driver_error = exc.__cause__ or exc
         self.in_transaction = in_transaction
@@ -501,7 +538,7 @@ class _StatementFailed(Exception):
             self.code = f"SQLSTATE {sqlstate}"
             message = (diag.message_primary or "") if diag is not None else ""
             if diag is not None and diag.statement_position:
-                offset = int(diag.statement_position) - 1
+                offset = int(diag.statement_position) - 1 - sent_at
                 self.line += statement.sql.count("\n", 0, offset)
             if diag is not None and diag.message_detail:
                 message += f" ({diag.message_detail})"

@@ -103,3 +103,27 @@ class MigrationRecorder:
 
     def record_unapplied(self, version: int) -> None:
         self.objects.filter(version=version).delete()
+
+    # The same rows as SQL text, for PostgreSQL's one-message batch (batch.py).
+
+    def applied_sql(self, migration: Migration) -> str:
+        """Insert the row as the server commits the migration: applied_at is when the
+        row is written, execution_ms the time since the batch's transaction began."""
+        return self._compose(
+            "INSERT INTO {table} (version, name, checksum, applied_at, execution_ms, dirty) "
+            "VALUES ({v}, {n}, {c}, clock_timestamp(), "
+            "round(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer, false)",
+            v=migration.version,
+            n=migration.label,
+            c=migration.checksum,
+        )
+
+    def unapplied_sql(self, version: int) -> str:
+        return self._compose("DELETE FROM {table} WHERE version = {v}", v=version)
+
+    def _compose(self, template: str, **values: object) -> str:
+        from psycopg import sql
+
+        literals = {key: sql.Literal(value) for key, value in values.items()}
+        composed = sql.SQL(template).format(table=sql.Identifier(TABLE), **literals)
+        return composed.as_string(self.connection.connection)

@@ -1,0 +1,105 @@
+"""PostgreSQL: one round trip per migration.
+
+A migration's statements and its history row go to the server as one
+simple-query message, between a BEGIN and a COMMIT of its own. At the first
+error the server skips the rest of the message, COMMIT included, so DESIGN
+rule 2 holds; it answers with one result per statement up to the one that
+failed, which names the failing statement exactly without running anything
+twice.
+
+Measured in bench/RESULTS.md: one message instead of one per statement plus
+BEGIN and COMMIT is most of the runner's time that is not the server's work.
+
+Statements run one after another exactly as before: since PostgreSQL 13,
+statement_timeout and lock_timeout apply to each statement of such a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+# A statement's text may end in a -- comment: the semicolon goes on its own line.
+SEPARATOR = "\n;\n"
+
+
+class BatchFailed(Exception):
+    """Statement ``index`` (0-based, in the order given) failed; nothing was committed."""
+
+    def __init__(self, index: int, offset: int, error: Exception):
+        self.index = index
+        self.offset = offset  # where that statement starts in the message sent
+        self.error = error
+        super().__init__(str(error))
+
+
+def can_batch(connection: BaseDatabaseWrapper) -> bool:
+    """Only outside any transaction: inside one, a message gets no implicit transaction."""
+    return (
+        connection.vendor == "postgresql"
+        and connection.get_autocommit()
+        and not connection.in_atomic_block
+    )
+
+
+def run_batch(connection: BaseDatabaseWrapper, statements: Sequence[str]) -> None:
+    """Run ``statements`` as one transaction in one round trip; raise BatchFailed on error.
+
+    Errors of the connection itself (lost, cancelled by Ctrl-C) are raised as
+    Django's database errors, as a cursor would raise them.
+    """
+    # Imported here so that a SQLite-only project never needs psycopg.
+    from psycopg import errors, pq
+
+    # An explicit block rather than the message's implicit one, which refuses SAVEPOINT.
+    pieces = ["BEGIN", *statements, "COMMIT"]
+    offsets, at = [], 0
+    for piece in pieces:
+        offsets.append(at)
+        at += len(piece) + len(SEPARATOR)
+    connection.ensure_connection()
+    conn = connection.connection
+    encoding = conn.info.encoding
+    with connection.wrap_database_errors:
+        try:
+            results = _send(conn, SEPARATOR.join(pieces).encode(encoding))
+        finally:
+            # After a failure or Ctrl-C the block is still open (and aborted): the
+            # server skipped the rest of the message, COMMIT included.
+            status = conn.pgconn.transaction_status
+            if status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
+                conn.execute("ROLLBACK")
+    for index, result in enumerate(results):
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            error = errors.error_from_result(result, encoding=encoding)
+            # index - 1: BEGIN came first. A failed COMMIT (a deferred constraint)
+            # is reported as index len(statements).
+            raise BatchFailed(index - 1, offsets[index], error)
+
+
+def _send(conn: Any, query: bytes) -> list[Any]:
+    """One result per statement run, up to and including the one that failed."""
+    from psycopg import pq
+    from psycopg.generators import execute  # what Cursor.execute() itself runs
+
+    with conn.lock:
+        pgconn = conn.pgconn
+        pgconn.send_query(query)
+        results = []
+        while True:
+            # Connection.wait() is what cancels the query on Ctrl-C.
+            results += conn.wait(execute(pgconn))
+            last = results[-1].status if results else None
+            if last not in (pq.ExecStatus.COPY_IN, pq.ExecStatus.COPY_OUT):
+                return results
+            # The COPY's own outcome (done, or failed) follows as the next result
+            # and stands for its statement.
+            results.pop()
+            if last == pq.ExecStatus.COPY_IN:
+                # A migration has no rows to send: failing the COPY fails the block.
+                pgconn.put_copy_end(b"COPY FROM STDIN has no data in a migration file")
+            else:
+                while pgconn.get_copy_data(0)[0] > 0:  # output nobody reads
+                    pass

@@ -1,0 +1,249 @@
+"""A migration and its history row reach PostgreSQL as one message (batch.py).
+
+These pin down what that must not change: every statement runs, a failure names
+its own line and leaves nothing behind, the history row is exact, and a file
+cannot end the migration's transaction early. Each runs on SQLite too, where the
+statements still go one by one, so both paths behave alike.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import connections, transaction
+
+from sqlmigrations.batch import BatchFailed, run_batch
+from sqlmigrations.errors import MigrationFailed
+from sqlmigrations.executor import Executor
+from tests.conftest import MigrationFiles, TargetDatabase, slow_statement
+
+
+def test_statements_ending_in_comments_all_run(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # A statement's text can end in a -- comment, and the last needs no semicolon:
+    # joining them carelessly would comment out the next statement.
+    migrations.pair(
+        "001_comments",
+        "CREATE TABLE a (id integer) -- first\n;\n"
+        "INSERT INTO a VALUES (1); -- second\n"
+        "INSERT INTO a VALUES (2) /* third */;\n"
+        "INSERT INTO a VALUES (3) -- last, no semicolon",
+        "DROP TABLE a;\n",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert target.query("SELECT id FROM a ORDER BY id") == [(1,), (2,), (3,)]
+    assert target.applied() == [1]
+
+
+def test_error_without_a_position_names_its_own_statement(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # A duplicate key carries no position in the message: the line must come from
+    # knowing which statement failed, after statements that returned rows.
+    migrations.table(1, "widgets")
+    migrations.pair(
+        "002_duplicate",
+        "INSERT INTO widgets VALUES (1);\n"
+        "SELECT id FROM widgets;\n"
+        "SELECT 1;\n"
+        "\n"
+        "INSERT INTO widgets VALUES (1);\n"
+        "INSERT INTO widgets VALUES (2);\n",
+        "DELETE FROM widgets;\n",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 1
+    first_line = result.err.splitlines()[0]
+    assert first_line.startswith("002_duplicate.up.sql:5: "), first_line
+    expected = "SQLSTATE 23505" if target.vendor == "postgresql" else "SQLITE_CONSTRAINT"
+    assert expected in first_line
+    assert target.applied() == [1]
+    assert target.query("SELECT count(*) FROM widgets") == [(0,)]
+
+
+def test_a_failed_migration_leaves_the_connection_usable(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # From Python the connection lives on after a failure: it must not be left
+    # inside the failed migration's transaction.
+    migrations.pair(
+        "001_bad", "CREATE TABLE a (id integer);\nSELECT * FROM b;\n", "DROP TABLE a;\n"
+    )
+    with pytest.raises(MigrationFailed):
+        Executor(target.alias).up()
+
+    migrations.pair("001_bad", "CREATE TABLE a (id integer);\nSELECT 1;\n", "DROP TABLE a;\n")
+    applied = Executor(target.alias).up()
+    connections[target.alias].close()
+
+    assert [m.version for m in applied] == [1]
+    assert target.applied() == [1]
+    assert target.user_tables() == {"a"}
+
+
+def test_execution_ms_is_the_time_the_migration_took(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    seconds = 0.3
+    statement = slow_statement(target.vendor, seconds)
+    migrations.pair("001_slow", f"{statement}\n{statement}\n", "SELECT 1;\n")
+
+    started = time.perf_counter()
+    assert target.run("sqlmigrate_up").code == 0
+    wall_ms = (time.perf_counter() - started) * 1000
+
+    [(execution_ms, applied_at)] = target.query(
+        "SELECT execution_ms, applied_at FROM schema_migrations"
+    )
+    assert applied_at is not None
+    assert execution_ms <= wall_ms
+    if target.vendor == "postgresql":  # SQLite's stand-in has no fixed duration
+        assert execution_ms >= 2 * seconds * 1000
+
+
+@pytest.mark.parametrize(
+    "statement", ["COMMIT;", "BEGIN;", "END;", "ROLLBACK;", "commit transaction;"]
+)
+def test_a_file_that_ends_its_own_transaction_is_refused_before_anything_runs(
+    target: TargetDatabase, migrations: MigrationFiles, statement: str
+) -> None:
+    # Committing halfway would leave a half-applied migration behind after a failure.
+    migrations.table(1, "widgets")
+    migrations.pair(
+        "002_commits",
+        f"INSERT INTO widgets VALUES (1);\n{statement}\nINSERT INTO widgets VALUES (2);\n",
+        "DELETE FROM widgets;\n",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 2
+    assert result.err.startswith(
+        f"002_commits.up.sql:2: {statement.split()[0].upper().rstrip(';')} would begin or end "
+        "a transaction inside the migration's own."
+    ), result.err
+    assert "-- sqlmigrate: no-transaction" in result.err
+    assert target.applied() == []
+
+
+def test_start_transaction_is_refused_on_postgresql(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair("001_start", "START TRANSACTION;\nSELECT 1;\n", "SELECT 1;\n")
+
+    result = postgres.run("sqlmigrate_up", "--dry-run")
+
+    assert result.code == 2
+    assert result.err.startswith("001_start.up.sql:1: START would begin or end a transaction")
+
+
+def test_savepoints_stay_allowed(target: TargetDatabase, migrations: MigrationFiles) -> None:
+    migrations.pair(
+        "001_savepoints",
+        "CREATE TABLE a (id integer);\n"
+        "SAVEPOINT before_insert;\n"
+        "INSERT INTO a VALUES (1);\n"
+        "ROLLBACK TO SAVEPOINT before_insert;\n"
+        "INSERT INTO a VALUES (2);\n"
+        "RELEASE SAVEPOINT before_insert;\n",
+        "DROP TABLE a;\n",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert target.query("SELECT id FROM a") == [(2,)]
+
+
+def test_a_no_transaction_file_may_manage_its_own_transactions(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair(
+        "001_own",
+        "-- sqlmigrate: no-transaction\n"
+        "BEGIN;\nCREATE TABLE a (id integer);\nINSERT INTO a VALUES (1);\nCOMMIT;\n",
+        "DROP TABLE a;\n",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert target.query("SELECT id FROM a") == [(1,)]
+    assert target.applied() == [1]
+
+
+def test_copy_from_stdin_fails_on_its_line_and_changes_nothing(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # A migration file has no rows to send (psql's inline data is not SQL).
+    migrations.pair(
+        "001_copy", "CREATE TABLE a (id integer);\nCOPY a FROM STDIN;\n", "DROP TABLE a;\n"
+    )
+
+    result = postgres.run("sqlmigrate_up")
+
+    assert result.code == 1
+    assert result.err.startswith("001_copy.up.sql:2: COPY from stdin failed"), result.err
+    assert postgres.applied() == []
+    assert postgres.user_tables() == set()
+
+
+def test_copy_to_stdout_runs_and_the_migration_goes_on(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair(
+        "001_copy",
+        "CREATE TABLE a (id integer);\nINSERT INTO a VALUES (1), (2);\n"
+        "COPY a TO STDOUT;\nCREATE TABLE b (id integer);\n",
+        "DROP TABLE b;\nDROP TABLE a;\n",
+    )
+
+    result = postgres.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert postgres.user_tables() == {"a", "b"}
+    assert postgres.applied() == [1]
+
+
+def test_up_inside_an_open_transaction_rolls_back_only_the_failed_migration(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # From Python, inside the caller's transaction (a TestCase, say), a message
+    # gets no transaction of its own: each migration is a savepoint instead.
+    migrations.table(1, "widgets")
+    migrations.pair("002_bad", "CREATE TABLE b (id integer);\nSELECT 1/0;\n", "DROP TABLE b;\n")
+    executor = Executor(postgres.alias)
+
+    with transaction.atomic(using=postgres.alias):
+        with pytest.raises(MigrationFailed) as failed:
+            executor.up()
+        # The caller's transaction goes on, holding the first migration only.
+        with connections[postgres.alias].cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM widgets")
+            assert cursor.fetchone() == (0,)
+    connections[postgres.alias].close()
+
+    assert "002_bad.up.sql:2: " in str(failed.value)
+    assert postgres.applied() == [1]
+    assert postgres.user_tables() == {"widgets"}
+
+
+def test_a_failed_batch_leaves_no_transaction_open(postgres: TargetDatabase) -> None:
+    connection = connections[postgres.alias]
+    try:
+        with pytest.raises(BatchFailed) as failed:
+            run_batch(connection, ["CREATE TABLE a (id integer)", "SELECT * FROM b", "SELECT 1"])
+        assert failed.value.index == 1
+        # Inside an aborted transaction this would fail instead.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'a'")
+            assert cursor.fetchone() == (0,)
+    finally:
+        connection.close()
