@@ -137,14 +137,18 @@ class Tool:
 
 def django_env(files: dict[str, Path], url: str) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("BENCH_DJANGO_APP", None)
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
         DATABASE_URL=url,
         BENCH_SQL_DIR=str(files["sql"]),
-        BENCH_DJANGO_APP=files["django_app"].name,
         PYTHONPATH=f"{REPO}{os.pathsep}{files['django_app'].parent}",
     )
     return env
+
+
+def django_migrate_env(files: dict[str, Path], url: str) -> dict[str, str]:
+    return {**django_env(files, url), "BENCH_DJANGO_APP": files["django_app"].name}
 
 
 def tools(dbmate: str | None, yoyo: str | None) -> list[Tool]:
@@ -194,7 +198,7 @@ def tools(dbmate: str | None, yoyo: str | None) -> list[Tool]:
                 ],
                 "dry-run": lambda f, u: [[*manage, "migrate", f["django_app"].name, "--plan"]],
             },
-            django_env,
+            django_migrate_env,
         ),
         Tool(
             "manage.py check (start-up floor)",
