@@ -7,10 +7,10 @@ rule 2 holds; it answers with one result per statement up to the one that
 failed, which names the failing statement exactly without running anything
 twice.
 
-Measured in bench/RESULTS.md: one message instead of one per statement plus
-BEGIN and COMMIT is most of the runner's time that is not the server's work.
+Measured in bench/RESULTS.md: the round trips of one statement at a time, plus
+BEGIN and COMMIT, were most of the runner's time that is not the server's work.
 
-Statements run one after another exactly as before: since PostgreSQL 13,
+Statements still run one after another, split by pglast: since PostgreSQL 13,
 statement_timeout and lock_timeout apply to each statement of such a message.
 """
 
@@ -36,7 +36,7 @@ class BatchFailed(Exception):
 
 
 def can_batch(connection: BaseDatabaseWrapper) -> bool:
-    """Only outside any transaction: inside one, a message gets no implicit transaction."""
+    """Only outside any transaction: inside the caller's, the message's COMMIT would end it."""
     return (
         connection.vendor == "postgresql"
         and connection.get_autocommit()

@@ -89,6 +89,7 @@ class MigrationFailed(SqlMigrationsError):
         not_done: list[str],
         verb: str,
         outside_transaction: str | None = None,
+        outcome_unknown: str | None = None,  # the connection was lost while it ran
     ):
         self.location = location
         self.db_message = message
@@ -105,6 +106,12 @@ class MigrationFailed(SqlMigrationsError):
                 "its statements before the failing one stay done, and it is recorded as failed."
             )
             lines.append(DIRTY_RECOVERY.format(label=outside_transaction))
+            not_done = not_done[1:]
+        if outcome_unknown:
+            lines.append(
+                f"Whether {outcome_unknown} was committed is unknown: the connection was "
+                "lost while it ran. sqlmigrate_status shows it."
+            )
             not_done = not_done[1:]
         if not_done:
             lines.append(f"Not {verb.lower()} (rolled back or not started): {', '.join(not_done)}.")

@@ -412,14 +412,16 @@ class Executor:
                 ) from None
             except _StatementFailed as failure:
                 self.progress(Progress("failure", step.migration))
+                name = step.sql_file.path.name
                 raise MigrationFailed(
-                    location=f"{step.sql_file.path.name}:{failure.line}",
+                    location=name if failure.line is None else f"{name}:{failure.line}",
                     message=failure.message,
                     code=failure.code,
                     done=[m.label for m in done],
                     not_done=[s.migration.label for s in plan[index:]],
                     verb=verb,
                     outside_transaction=None if failure.in_transaction else step.migration.label,
+                    outcome_unknown=step.migration.label if failure.outcome_unknown else None,
                 ) from failure.__cause__
             if not ran:
                 self.progress(Progress("skip", step.migration, message="done by another runner"))
@@ -473,12 +475,16 @@ class Executor:
         try:
             run_batch(self.connection, [*(s.sql for s in statements), history])
         except BatchFailed as failed:
-            if failed.index < len(statements):
-                raise _StatementFailed(
-                    statements[failed.index], failed.error, self.connection, sent_at=failed.offset
-                ) from failed.error
-            with self.connection.wrap_database_errors:
-                raise failed.error from None
+            # Past the file's statements: its history row, or COMMIT (a deferred
+            # constraint), which has no line in the file.
+            statement = statements[failed.index] if failed.index < len(statements) else None
+            raise _StatementFailed(
+                statement, failed.error, self.connection, sent_at=failed.offset
+            ) from failed.error
+        except DatabaseError as exc:
+            # The exchange itself broke (the connection was lost): the server may
+            # have committed the whole message, or none of it.
+            raise _StatementFailed(None, exc, self.connection, outcome_unknown=True) from exc
 
     def _execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
         with self.connection.cursor() as cursor:
@@ -520,16 +526,18 @@ class _StatementFailed(Exception):
 
     def __init__(  # type: ignore[no-untyped-def]
         self,
-        statement: Statement,
+        statement: Statement | None,  # None: the failure has no line in the file
         exc: Exception,
         connection,
         *,
         in_transaction: bool = True,
         sent_at: int = 0,  # where the statement starts in the query text sent
+        outcome_unknown: bool = False,
     ):
         driver_error = exc.__cause__ or exc
         self.in_transaction = in_transaction
-        self.line = statement.line
+        self.outcome_unknown = outcome_unknown
+        line = statement.line if statement is not None else None
         self.code: str | None = None
         message = ""
         sqlstate = getattr(driver_error, "sqlstate", None)
@@ -537,14 +545,15 @@ class _StatementFailed(Exception):
         if sqlstate:  # psycopg
             self.code = f"SQLSTATE {sqlstate}"
             message = (diag.message_primary or "") if diag is not None else ""
-            if diag is not None and diag.statement_position:
+            if statement is not None and diag is not None and diag.statement_position:
                 offset = int(diag.statement_position) - 1 - sent_at
-                self.line += statement.sql.count("\n", 0, offset)
+                line = statement.line + statement.sql.count("\n", 0, offset)
             if diag is not None and diag.message_detail:
                 message += f" ({diag.message_detail})"
         elif errorname := getattr(driver_error, "sqlite_errorname", None):
             self.code = str(errorname)
         message = message or one_line(str(driver_error)) or type(driver_error).__name__
+        self.line = line
         self.message = mask_secrets(message, connection.settings_dict)
         super().__init__(self.message)
 

@@ -16,6 +16,18 @@ def recorded(target: TargetDatabase) -> list[int]:
     return target.applied() if target.path is None or target.path.exists() else []
 
 
+def wait_for_other_sessions_to_end(target: TargetDatabase) -> None:
+    if target.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + 30
+    while target.query(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ) != [(0,)]:
+        assert time.monotonic() < deadline, "the killed runner's session never ended"
+        time.sleep(0.02)
+
+
 def test_sigkill_mid_run_keeps_schema_and_history_in_step(
     target: TargetDatabase, migrations: MigrationFiles
 ) -> None:
@@ -47,6 +59,10 @@ def test_sigkill_mid_run_keeps_schema_and_history_in_step(
             runner.kill()
             kills += 1
         runner.communicate(timeout=60)
+        # The server may still be finishing the killed runner's last migration (it
+        # notices the client is gone only when it next writes to it): look once
+        # that session has ended, as the next runner (waiting on the lock) would.
+        wait_for_other_sessions_to_end(target)
 
         applied = recorded(target)
         created = sorted(

@@ -8,7 +8,12 @@ statements still go one by one, so both paths behave alike.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import socket
+import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connections, transaction
@@ -16,7 +21,7 @@ from django.db import connections, transaction
 from sqlmigrations.batch import BatchFailed, run_batch
 from sqlmigrations.errors import MigrationFailed
 from sqlmigrations.executor import Executor
-from tests.conftest import MigrationFiles, TargetDatabase, slow_statement
+from tests.conftest import MigrationFiles, TargetDatabase, slow_statement, start_runner
 
 
 def test_statements_ending_in_comments_all_run(
@@ -210,6 +215,140 @@ def test_copy_to_stdout_runs_and_the_migration_goes_on(
     assert result.code == 0, result.output
     assert postgres.user_tables() == {"a", "b"}
     assert postgres.applied() == [1]
+
+
+def test_a_deferred_constraint_failing_at_commit_is_reported_with_its_file(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "widgets")
+    migrations.pair(
+        "002_deferred",
+        "CREATE TABLE p (id integer PRIMARY KEY);\n"
+        "CREATE TABLE c (p_id integer REFERENCES p DEFERRABLE INITIALLY DEFERRED);\n"
+        "INSERT INTO c VALUES (1);\n",
+        "DROP TABLE c;\nDROP TABLE p;\n",
+    )
+
+    result = postgres.run("sqlmigrate_up")
+
+    assert result.code == 1
+    first_line = result.err.splitlines()[0]
+    assert first_line.startswith("002_deferred.up.sql: insert or update on table"), first_line
+    assert "(SQLSTATE 23503)" in first_line
+    assert "Not applied (rolled back or not started): 002_deferred." in result.err
+    assert postgres.applied() == [1]
+    assert postgres.user_tables() == {"widgets"}
+
+
+def test_a_terminated_session_names_the_statement_and_rolls_it_back(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # The server reports the termination as the running statement's error, so
+    # the outcome is known: nothing of 002 was committed.
+    migrations.table(1, "widgets")
+    migrations.pair(
+        "002_slow", "CREATE TABLE s (id integer);\nSELECT pg_sleep(30);\n", "DROP TABLE s;\n"
+    )
+    migrations.table(3, "later")
+    runner = start_runner(postgres, migrations)
+    try:
+        wait_for_query(postgres, "pg_sleep(30)", terminate=True)
+        out, err = runner.communicate(timeout=60)
+    finally:
+        runner.kill()
+
+    assert runner.returncode == 1, out + err
+    assert "002_slow.up.sql:2: terminating connection" in err
+    assert "(SQLSTATE 57P01)" in err
+    assert "Applied before the failure: 001_create_widgets." in err
+    assert "Not applied (rolled back or not started): 002_slow, 003_create_later." in err
+    assert "Traceback" not in err
+    assert postgres.applied() == [1]
+    assert postgres.user_tables() == {"widgets"}
+
+
+def test_a_connection_cut_midway_says_the_outcome_is_unknown(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # The network goes; the server, which has not noticed, may still commit the
+    # whole message: the runner cannot know, and must not claim either way.
+    migrations.table(1, "widgets")
+    migrations.pair(
+        "002_slow", "CREATE TABLE s (id integer);\nSELECT pg_sleep(1);\n", "DROP TABLE s;\n"
+    )
+    migrations.table(3, "later")
+    upstream = urlsplit(postgres.url)
+    proxy = CuttableProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432)
+    password = f":{upstream.password}" if upstream.password else ""
+    proxied = upstream._replace(
+        netloc=f"{upstream.username}{password}@127.0.0.1:{proxy.port}"
+    ).geturl()
+    runner = start_runner(dataclasses.replace(postgres, url=proxied), migrations)
+    try:
+        wait_for_query(postgres, "pg_sleep(1)")
+        proxy.cut()
+        out, err = runner.communicate(timeout=60)
+    finally:
+        runner.kill()
+        proxy.cut()
+
+    assert runner.returncode == 1, out + err
+    assert "002_slow.up.sql: " in err
+    assert "Applied before the failure: 001_create_widgets." in err
+    assert "Whether 002_slow was committed is unknown" in err
+    assert "sqlmigrate_status shows it" in err
+    assert "Not applied (rolled back or not started): 003_create_later." in err
+    assert "Traceback" not in err
+
+
+def wait_for_query(database: TargetDatabase, text: str, *, terminate: bool = False) -> None:
+    """Wait until another session runs a query containing ``text``; optionally end it."""
+    action = "pg_terminate_backend(pid)" if terminate else "pid"
+    deadline = time.monotonic() + 30
+    while not database.query(
+        f"SELECT {action} FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND query LIKE %s",
+        (f"%{text}%",),
+    ):
+        assert time.monotonic() < deadline, f"no session ever ran {text}"
+        time.sleep(0.02)
+
+
+class CuttableProxy:
+    """A TCP relay to PostgreSQL that can drop every connection at once, as a network would."""
+
+    def __init__(self, host: str, port: int):
+        self.upstream = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # cut
+            server = socket.create_connection(self.upstream)
+            self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _relay(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
 
 def test_up_inside_an_open_transaction_rolls_back_only_the_failed_migration(
