@@ -10,8 +10,9 @@ twice.
 Measured in bench/RESULTS.md: the round trips of one statement at a time, plus
 BEGIN and COMMIT, were most of the runner's time that is not the server's work.
 
-Statements still run one after another, split by pglast: since PostgreSQL 13,
-statement_timeout and lock_timeout apply to each statement of such a message.
+Statements still run one after another, split by pglast, and statement_timeout
+restarts for each statement of such a message (PostgreSQL 13 and later; Django
+5.2 needs 14).
 """
 
 from __future__ import annotations
