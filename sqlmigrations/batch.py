@@ -13,6 +13,10 @@ BEGIN and COMMIT, were most of the runner's time that is not the server's work.
 Statements still run one after another, split by pglast, and statement_timeout
 restarts for each statement of such a message (PostgreSQL 13 and later; Django
 5.2 needs 14).
+
+The message goes through psycopg's connection, not a Django cursor: Django's
+execute_wrapper() hooks and DEBUG query log do not see it (the
+``sqlmigrations`` logger and signals still report every migration).
 """
 
 from __future__ import annotations
