@@ -55,7 +55,7 @@ def run_batch(connection: BaseDatabaseWrapper, statements: Sequence[str]) -> Non
     Errors of the connection itself (lost, cancelled by Ctrl-C) are raised as
     Django's database errors, as a cursor would raise them.
     """
-    # Imported here so that a SQLite-only project never needs psycopg.
+    # Imported here, like Django's PostgreSQL backend does: only PostgreSQL runs need it.
     from psycopg import errors, pq
 
     # An explicit block rather than the message's implicit one, which refuses SAVEPOINT.
