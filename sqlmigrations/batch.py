@@ -60,10 +60,6 @@ def run_batch(connection: BaseDatabaseWrapper, statements: Sequence[str]) -> Non
 
     # An explicit block rather than the message's implicit one, which refuses SAVEPOINT.
     pieces = ["BEGIN", *statements, "COMMIT"]
-    offsets, at = [], 0
-    for piece in pieces:
-        offsets.append(at)
-        at += len(piece) + len(SEPARATOR)
     connection.ensure_connection()
     conn = connection.connection
     encoding = conn.info.encoding
@@ -81,7 +77,8 @@ def run_batch(connection: BaseDatabaseWrapper, statements: Sequence[str]) -> Non
             error = errors.error_from_result(result, encoding=encoding)
             # index - 1: BEGIN came first. A failed COMMIT (a deferred constraint)
             # is reported as index len(statements).
-            raise BatchFailed(index - 1, offsets[index], error)
+            offset = len(SEPARATOR.join([*pieces[:index], ""]))  # where pieces[index] starts
+            raise BatchFailed(index - 1, offset, error)
 
 
 def _send(conn: Any, query: bytes) -> list[Any]:
