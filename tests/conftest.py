@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from io import StringIO
@@ -364,3 +365,16 @@ def start_runner(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_for_query(database: TargetDatabase, text: str, *, terminate: bool = False) -> None:
+    """Wait until another session runs a query containing ``text``; optionally end it."""
+    action = "pg_terminate_backend(pid)" if terminate else "pid"
+    deadline = time.monotonic() + 30
+    while not database.query(
+        f"SELECT {action} FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND query LIKE %s",
+        (f"%{text}%",),
+    ):
+        assert time.monotonic() < deadline, f"no session ever ran {text}"
+        time.sleep(0.02)

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, MigrationFiles, TargetDatabase, manage
+from tests.conftest import (
+    REPO,
+    MigrationFiles,
+    TargetDatabase,
+    manage,
+    start_runner,
+    wait_for_query,
+)
 
 
 @pytest.fixture
@@ -174,26 +181,8 @@ def test_ctrl_c_rolls_back_the_migration_under_way(
     migrations.pair(
         "002_slow", "CREATE TABLE slow (id integer);\nSELECT pg_sleep(30);\n", "DROP TABLE slow;"
     )
-    env = dict(
-        DJANGO_SETTINGS_MODULE="tests.subprocess_settings",
-        SQLMIGRATIONS_TEST_DIRS=str(migrations.path),
-        DATABASE_URL=postgres.url,
-        PATH="/usr/bin:/bin",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "sqlmigrate_up", "--no-color"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and postgres.query(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%%'"
-    ) == [(0,)]:
-        time.sleep(0.1)
+    proc = start_runner(postgres, migrations)
+    wait_for_query(postgres, "pg_sleep(30)")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
 

@@ -21,7 +21,13 @@ from django.db import connections, transaction
 from sqlmigrations.batch import BatchFailed, run_batch
 from sqlmigrations.errors import MigrationFailed
 from sqlmigrations.executor import Executor
-from tests.conftest import MigrationFiles, TargetDatabase, slow_statement, start_runner
+from tests.conftest import (
+    MigrationFiles,
+    TargetDatabase,
+    slow_statement,
+    start_runner,
+    wait_for_query,
+)
 
 
 def test_statements_ending_in_comments_all_run(
@@ -299,19 +305,6 @@ def test_a_connection_cut_midway_says_the_outcome_is_unknown(
     assert "sqlmigrate_status shows it" in err
     assert "Not applied (rolled back or not started): 003_create_later." in err
     assert "Traceback" not in err
-
-
-def wait_for_query(database: TargetDatabase, text: str, *, terminate: bool = False) -> None:
-    """Wait until another session runs a query containing ``text``; optionally end it."""
-    action = "pg_terminate_backend(pid)" if terminate else "pid"
-    deadline = time.monotonic() + 30
-    while not database.query(
-        f"SELECT {action} FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND query LIKE %s",
-        (f"%{text}%",),
-    ):
-        assert time.monotonic() < deadline, f"no session ever ran {text}"
-        time.sleep(0.02)
 
 
 class CuttableProxy:
