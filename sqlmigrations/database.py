@@ -10,8 +10,6 @@ from django.utils.connection import ConnectionDoesNotExist
 
 from sqlmigrations.errors import DatabaseUnavailable, UsageError, mask_secrets
 
-SUPPORTED_VENDORS = ("postgresql", "sqlite")
-
 
 def get_connection(alias: str) -> BaseDatabaseWrapper:
     try:
@@ -19,10 +17,12 @@ def get_connection(alias: str) -> BaseDatabaseWrapper:
     except ConnectionDoesNotExist:
         known = ", ".join(connections.settings) or "none"
         raise UsageError(f"unknown database alias '{alias}' (configured: {known})") from None
-    if connection.vendor not in SUPPORTED_VENDORS:
+    from sqlmigrations.vendors import VENDORS  # they use this module's helpers
+
+    if connection.vendor not in VENDORS:
         raise UsageError(
             f"database '{alias}' is {connection.vendor}; sqlmigrations supports "
-            f"{' and '.join(SUPPORTED_VENDORS)}"
+            f"{' and '.join(VENDORS)}"
         )
     return connection
 

@@ -133,8 +133,17 @@ class MigrationInterrupted(SqlMigrationsError):
 
     exit_code = 130
 
-    def __init__(self, *, current: str, done: list[str], verb: str):
-        super().__init__(
-            f"interrupted during {current}, which was rolled back. "
-            f"{verb} before the interruption: {', '.join(done) or 'none'}."
-        )
+    def __init__(
+        self, *, current: str, done: list[str], verb: str, outside_transaction: bool = False
+    ):
+        before = f"{verb} before the interruption: {', '.join(done) or 'none'}."
+        if outside_transaction:
+            # Its statements commit one by one: say what is really left.
+            message = (
+                f"interrupted during {current}, which runs outside a transaction "
+                "(-- sqlmigrate: no-transaction): it may be partly applied, and it is "
+                f"recorded as failed. {before}\n" + DIRTY_RECOVERY.format(label=current)
+            )
+        else:
+            message = f"interrupted during {current}, which was rolled back. {before}"
+        super().__init__(message)

@@ -1,7 +1,8 @@
-"""Plan which migrations to run, in which order, and run them, recording each step.
+"""Run planned migrations, recording each step; the commands' one entry point.
 
 Everything a command does goes through here, so deploy scripts and the test
-runner hook take the same path as a person at a terminal.
+runner hook take the same path as a person at a terminal. What to run is
+decided by planner.py; how each database runs it, by its module in vendors/.
 """
 
 from __future__ import annotations
@@ -10,32 +11,43 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-from django.db import DatabaseError
 
 from sqlmigrations import conf
 from sqlmigrations.backup import write_backup
-from sqlmigrations.batch import BatchFailed, can_batch, run_batch
-from sqlmigrations.database import connect, get_connection, one_line
+from sqlmigrations.database import connect, get_connection
 from sqlmigrations.errors import (
-    FailedMigrationRecorded,
-    HistoryMismatch,
     InvalidMigrationFiles,
     MigrationFailed,
     MigrationInterrupted,
-    UsageError,
-    mask_secrets,
 )
-from sqlmigrations.files import Migration, SqlFile, load_migrations
-from sqlmigrations.lock import migration_lock, write_transaction
-from sqlmigrations.models import SchemaMigration
+from sqlmigrations.files import Migration, find_migrations
+from sqlmigrations.planner import (
+    Applied,
+    MigrationState,
+    Planner,
+    Step,
+    pending_versions,
+    problem_lines,
+)
 from sqlmigrations.recorder import MigrationRecorder
 from sqlmigrations.signals import migration_applied, migration_reverted
-from sqlmigrations.sql import SqlSyntaxError, Statement, split_statements, transaction_control
+from sqlmigrations.vendors import vendor_for
+from sqlmigrations.vendors.base import HistoryChange, StatementFailed
 
 logger = logging.getLogger("sqlmigrations")
+
+# Re-exported: the commands, the health view and tests import them from here.
+__all__ = [
+    "Executor",
+    "MigrationState",
+    "Progress",
+    "ProgressCallback",
+    "Step",
+    "pending_versions",
+    "problem_lines",
+]
 
 
 @dataclass(frozen=True)
@@ -52,41 +64,6 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-@dataclass(frozen=True)
-class MigrationState:
-    version: int
-    label: str
-    migration: Migration | None
-    record: SchemaMigration | None
-    problems: tuple[str, ...] = field(default=())
-    skipped: bool = False  # listed in SQLMIGRATIONS_SKIP_VERSIONS for this database
-    out_of_order: bool = False  # pending, but numbered below the newest applied version
-
-    @property
-    def applied(self) -> bool:
-        return self.record is not None
-
-    @property
-    def pending(self) -> bool:
-        return self.record is None and not self.skipped
-
-
-def pending_versions(states: list[MigrationState]) -> list[int]:
-    return [s.version for s in states if s.pending]
-
-
-def problem_lines(states: list[MigrationState]) -> list[str]:
-    """One line per problem of an applied migration: what status, --check and health report."""
-    return [f"{s.label}: {problem}" for s in states for problem in s.problems]
-
-
-@dataclass(frozen=True)
-class Step:
-    migration: Migration
-    sql_file: SqlFile
-    statements: list[Statement]
-
-
 class Executor:
     def __init__(
         self,
@@ -99,21 +76,39 @@ class Executor:
         self.connection = get_connection(database)
         self.alias = database
         self.vendor = self.connection.vendor
+        self.database = vendor_for(self.connection)
         self.dirs = list(dirs) if dirs is not None else conf.migration_dirs(database)
         self._report = progress or (lambda _: None)
         self.lock_timeout = conf.lock_timeout() if lock_timeout is None else lock_timeout
         self.recorder = MigrationRecorder(self.connection)
         self.skipped = conf.skipped_versions(database)
-        self._migrations: list[Migration] | None = None
+        self._planner: Planner | None = None
+        self._checked: set[str] = set()
 
     # Reading -----------------------------------------------------------------
 
     def migrations(self) -> list[Migration]:
-        if self._migrations is None:
-            self._migrations = load_migrations(self.dirs, self.vendor)
-        return self._migrations
+        return self._load().migrations
 
-    def _applied(self) -> dict[int, SchemaMigration]:
+    def _load(self, direction: str | None = None) -> Planner:
+        """The files, checked by name; with ``direction``, every file of it split and
+        checked too. Problems of both kinds are reported together, before connecting."""
+        if self._planner is None:
+            migrations, self._file_problems = find_migrations(self.dirs, self.vendor)
+            self._planner = Planner(migrations, self.database, self.skipped)
+        problems = list(self._file_problems)
+        if direction is not None and direction not in self._checked:
+            try:
+                self._planner.check_files(direction)
+                self._checked.add(direction)
+            except InvalidMigrationFiles as exc:
+                problems += exc.problems
+        if problems:
+            raise InvalidMigrationFiles(problems)
+        return self._planner
+
+    def _applied(self) -> Applied:
+        """The history, read without creating anything (not even a SQLite file)."""
         if not self.recorder.database_exists():
             return {}
         connect(self.connection)
@@ -121,151 +116,17 @@ class Executor:
 
     def status(self) -> list[MigrationState]:
         """Every version known from the files or the history, in order."""
-        files = {m.version: m for m in self.migrations()}
-        applied = self._applied()
-        newest = max(applied, default=0)
-        states = []
-        for version in sorted(files.keys() | applied.keys()):
-            migration, record = files.get(version), applied.get(version)
-            label = migration.label if migration else record.name  # type: ignore[union-attr]
-            states.append(
-                MigrationState(
-                    version=version,
-                    label=label,
-                    migration=migration,
-                    record=record,
-                    problems=tuple(_problems(migration, record)),
-                    skipped=version in self.skipped,
-                    out_of_order=record is None
-                    and version < newest
-                    and version not in self.skipped,
-                )
-            )
-        return states
-
-    def _check_history(self, applied: dict[int, SchemaMigration]) -> None:
-        files = {m.version: m for m in self.migrations()}
-        problems = [
-            f"{record.name}: {problem}"
-            for version, record in sorted(applied.items())
-            for problem in _drift(files.get(version), record)
-        ]
-        if problems:
-            raise HistoryMismatch(problems)
-
-    def _check_failed(self, applied: dict[int, SchemaMigration], plan: list[Step]) -> None:
-        """Refuse to run while a no-transaction migration is recorded as failed.
-
-        Only rolling back that very migration (its down file) may proceed.
-        """
-        failed = [record for _, record in sorted(applied.items()) if record.dirty]
-        if not failed:
-            return
-        rolling_back_it = (
-            len(failed) == 1
-            and plan
-            and plan[0].sql_file is plan[0].migration.down
-            and plan[0].migration.version == failed[0].version
-        )
-        if not rolling_back_it:
-            raise FailedMigrationRecorded([record.name for record in failed])
-
-    # Planning ----------------------------------------------------------------
-
-    def _plan_up(
-        self, applied: dict[int, SchemaMigration], target: int | None, allow_out_of_order: bool
-    ) -> list[Step]:
-        migrations = self.migrations()
-        if target is not None and target not in {m.version for m in migrations}:
-            raise UsageError(f"--target {target} is not a migration version{_known(migrations)}")
-        plan = [
-            m
-            for m in migrations
-            if m.version not in applied
-            and m.version not in self.skipped
-            and (target is None or m.version <= target)
-        ]
-        newest = max(applied, default=0)
-        behind = [m.label for m in plan if m.version < newest]
-        if behind and not allow_out_of_order:
-            raise UsageError(
-                f"pending migrations are numbered below the newest applied one "
-                f"({applied[newest].name}): {', '.join(behind)}. This usually follows a "
-                "branch merge. Apply them anyway with --allow-out-of-order, or renumber "
-                "them above it if they have not been applied anywhere yet."
-            )
-        return self._prepare(plan, "up")
-
-    def _plan_down(
-        self, applied: dict[int, SchemaMigration], steps: int | None, target: int | None
-    ) -> list[Step]:
-        files = {m.version: m for m in self.migrations()}
-        newest_first = sorted(applied, reverse=True)
-        if target is not None:
-            if target != 0 and target not in files and target not in applied:
-                raise UsageError(
-                    f"--target {target} is not a migration version{_known(self.migrations())}"
-                    " (use --target 0 to roll back everything)"
-                )
-            versions = [v for v in newest_first if v > target]
-        elif steps is not None:
-            if steps > len(newest_first):
-                raise UsageError(
-                    f"--steps {steps} is more than the {len(newest_first)} applied "
-                    f"migration{'s' if len(newest_first) != 1 else ''}"
-                )
-            versions = newest_first[:steps]
-        else:
-            versions = newest_first[:1]
-        return self._prepare([files[v] for v in versions], "down")
-
-    def _prepare(self, plan: list[Migration], direction: str) -> list[Step]:
-        """Split every file of the plan up front: a syntax error stops the run before it starts."""
-        steps, problems = [], []
-        for migration in plan:
-            sql_file = migration.up if direction == "up" else migration.down
-            try:
-                statements = split_statements(sql_file.text, self.vendor)
-            except SqlSyntaxError as exc:
-                problems.append(f"{sql_file.path.name}:{exc.line}: {exc.message}")
-                continue
-            for statement in statements if sql_file.transactional else []:
-                if command := transaction_control(statement, self.vendor):
-                    problems.append(
-                        f"{sql_file.path.name}:{statement.line}: {command} would begin or end "
-                        "a transaction inside the migration's own. Remove it (each migration "
-                        "already runs in one transaction), or put "
-                        "'-- sqlmigrate: no-transaction' on the file's first line to manage "
-                        "transactions yourself."
-                    )
-            steps.append(Step(migration, sql_file, statements))
-        if problems:
-            raise InvalidMigrationFiles(problems)
-        return steps
-
-    def _checked_plan_up(
-        self, applied: dict[int, SchemaMigration], target: int | None, allow_out_of_order: bool
-    ) -> list[Step]:
-        self._check_history(applied)
-        self._check_failed(applied, [])
-        return self._plan_up(applied, target, allow_out_of_order)
-
-    def _checked_plan_down(
-        self, applied: dict[int, SchemaMigration], steps: int | None, target: int | None
-    ) -> list[Step]:
-        self._check_history(applied)
-        plan = self._plan_down(applied, steps, target)
-        self._check_failed(applied, plan)
-        return plan
+        planner = self._load()
+        return planner.status(self._applied())
 
     def plan_up(self, target: int | None = None, *, allow_out_of_order: bool = False) -> list[Step]:
         """What ``up`` would run, without writing anything (not even the history table)."""
-        self.migrations()
-        return self._checked_plan_up(self._applied(), target, allow_out_of_order)
+        planner = self._load("up")
+        return planner.plan_up(self._applied(), target, allow_out_of_order)
 
     def plan_down(self, steps: int | None = None, target: int | None = None) -> list[Step]:
-        self.migrations()
-        return self._checked_plan_down(self._applied(), steps, target)
+        planner = self._load("down")
+        return planner.plan_down(self._applied(), steps, target)
 
     # Running -----------------------------------------------------------------
 
@@ -283,11 +144,12 @@ class Executor:
         schema was made by other means. With ``backup_dir``, a backup is written
         there first (under the lock, so it is the state the run starts from).
         """
-        self.migrations()  # invalid files fail before connecting
+        planner = self._load("up")  # invalid files fail before connecting
         connect(self.connection)
         with self._lock():
+            # Planned from the history read under the lock, before anything is created.
+            plan = planner.plan_up(self.recorder.applied(), target, allow_out_of_order)
             self.recorder.ensure_table()
-            plan = self._checked_plan_up(self.recorder.applied(), target, allow_out_of_order)
             self._backup(plan, backup_dir, "up")
             return self._run(plan, "up", fake=fake)
 
@@ -305,13 +167,13 @@ class Executor:
         ``confirm`` sees the plan made under the lock, so what a person approves is
         exactly what runs; it raises to cancel.
         """
-        self.migrations()
+        planner = self._load("down")
         if not self.recorder.database_exists():
-            self._plan_down({}, steps, target)  # still reject impossible options
+            planner.plan_down({}, steps, target)  # still reject impossible options
             return []  # and do not create a SQLite file just to find it empty
         connect(self.connection)
         with self._lock():
-            plan = self._checked_plan_down(self.recorder.applied(), steps, target)
+            plan = planner.plan_down(self.recorder.applied(), steps, target)
             if plan and confirm is not None:
                 confirm(plan)
             self._backup(plan, backup_dir, "down")
@@ -388,29 +250,35 @@ class Executor:
             self.progress(Progress("backup", message=str(path)))
 
     def _lock(self) -> AbstractContextManager[None]:
-        return migration_lock(
-            self.connection,
+        return self.database.run_lock(
             self.lock_timeout,
-            on_wait=lambda message: self.progress(Progress("wait", message=message)),
+            lambda message: self.progress(Progress("wait", message=message)),
         )
 
     def _run(self, plan: list[Step], direction: str, *, fake: bool = False) -> list[Migration]:
         done: list[Migration] = []
         verb = "Applied" if direction == "up" else "Rolled back"
+        event = "apply" if direction == "up" else "unapply"
         for index, step in enumerate(plan):
-            event = "apply" if direction == "up" else "unapply"
             self.progress(Progress(f"{event}_start", step.migration))
             started = time.perf_counter()
+            outside = not fake and not step.sql_file.transactional
             try:
-                ran = self._run_step(step, direction, started, fake)
+                if outside:
+                    self._run_outside_transaction(step, direction, started)
+                else:
+                    change = HistoryChange(step.migration, direction == "up", started)
+                    statements = [] if fake else step.statements
+                    self.database.run_in_transaction(statements, change, self.recorder)
             except KeyboardInterrupt:
                 self.progress(Progress("failure", step.migration))
                 raise MigrationInterrupted(
                     current=step.migration.label,
                     done=[m.label for m in done],
                     verb=verb,
+                    outside_transaction=outside,
                 ) from None
-            except _StatementFailed as failure:
+            except StatementFailed as failure:
                 self.progress(Progress("failure", step.migration))
                 name = step.sql_file.path.name
                 raise MigrationFailed(
@@ -423,9 +291,6 @@ class Executor:
                     outside_transaction=None if failure.in_transaction else step.migration.label,
                     outcome_unknown=step.migration.label if failure.outcome_unknown else None,
                 ) from failure.__cause__
-            if not ran:
-                self.progress(Progress("skip", step.migration, message="done by another runner"))
-                continue
             elapsed = _ms_since(started)
             done.append(step.migration)
             self.progress(
@@ -442,61 +307,7 @@ class Executor:
             )
         return done
 
-    def _run_step(self, step: Step, direction: str, started: float, fake: bool) -> bool:
-        """One migration and its history row, in one transaction."""
-        if not fake and not step.sql_file.transactional:
-            return self._run_step_outside_transaction(step, direction, started)
-        if can_batch(self.connection):
-            self._run_batch(step, direction, fake)
-            return True
-        with write_transaction(self.connection):
-            if self.vendor == "sqlite":
-                # SQLite has no session lock: re-check under the write lock, since
-                # another runner may have done this step after we planned it.
-                already_applied = self.recorder.is_applied(step.migration.version)
-                if already_applied == (direction == "up"):
-                    return False
-            if not fake:
-                self._execute(step.statements, in_transaction=True)
-            if direction == "up":
-                self.recorder.record_applied(step.migration, _ms_since(started))
-            else:
-                self.recorder.record_unapplied(step.migration.version)
-        return True
-
-    def _run_batch(self, step: Step, direction: str, fake: bool) -> None:
-        """PostgreSQL: the step and its history row in one round trip (see batch.py)."""
-        statements = [] if fake else step.statements
-        history = (
-            self.recorder.applied_sql(step.migration)
-            if direction == "up"
-            else self.recorder.unapplied_sql(step.migration.version)
-        )
-        try:
-            run_batch(self.connection, [*(s.sql for s in statements), history])
-        except BatchFailed as failed:
-            # Past the file's statements: its history row, or COMMIT (a deferred
-            # constraint), which has no line in the file.
-            statement = statements[failed.index] if failed.index < len(statements) else None
-            raise _StatementFailed(
-                statement, failed.error, self.connection, sent_at=failed.offset
-            ) from failed.error
-        except DatabaseError as exc:
-            # The exchange itself broke (the connection was lost): the server may
-            # have committed the whole message, or none of it.
-            raise _StatementFailed(None, exc, self.connection, outcome_unknown=True) from exc
-
-    def _execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
-        with self.connection.cursor() as cursor:
-            for statement in statements:
-                try:
-                    cursor.execute(statement.sql)
-                except DatabaseError as exc:
-                    raise _StatementFailed(
-                        statement, exc, self.connection, in_transaction=in_transaction
-                    ) from exc
-
-    def _run_step_outside_transaction(self, step: Step, direction: str, started: float) -> bool:
+    def _run_outside_transaction(self, step: Step, direction: str, started: float) -> None:
         """A ``-- sqlmigrate: no-transaction`` file: each statement commits on its own.
 
         A dirty history row is written first and cleared last, so a failure or a
@@ -504,79 +315,17 @@ class Executor:
         decides what the database holds.
         """
         version = step.migration.version
-        with write_transaction(self.connection):
-            # Claimed under the write lock (SQLite) or the advisory lock (PostgreSQL).
-            if self.recorder.is_applied(version) == (direction == "up"):
-                return False
+        with self.database.write_transaction():
             if direction == "up":
                 self.recorder.record_applied(step.migration, 0, dirty=True)
             else:
                 self.recorder.mark_dirty(version)
-        self._execute(step.statements, in_transaction=False)
-        with write_transaction(self.connection):
+        self.database.execute(step.statements, in_transaction=False)
+        with self.database.write_transaction():
             if direction == "up":
                 self.recorder.mark_clean(version, _ms_since(started))
             else:
                 self.recorder.record_unapplied(version)
-        return True
-
-
-class _StatementFailed(Exception):
-    """Carries a failing statement's position and the driver's error out of the transaction."""
-
-    def __init__(  # type: ignore[no-untyped-def]
-        self,
-        statement: Statement | None,  # None: the failure has no line in the file
-        exc: Exception,
-        connection,
-        *,
-        in_transaction: bool = True,
-        sent_at: int = 0,  # where the statement starts in the query text sent
-        outcome_unknown: bool = False,
-    ):
-        driver_error = exc.__cause__ or exc
-        self.in_transaction = in_transaction
-        self.outcome_unknown = outcome_unknown
-        line = statement.line if statement is not None else None
-        self.code: str | None = None
-        message = ""
-        sqlstate = getattr(driver_error, "sqlstate", None)
-        diag = getattr(driver_error, "diag", None)
-        if sqlstate:  # psycopg
-            self.code = f"SQLSTATE {sqlstate}"
-            message = (diag.message_primary or "") if diag is not None else ""
-            if statement is not None and diag is not None and diag.statement_position:
-                offset = int(diag.statement_position) - 1 - sent_at
-                line = statement.line + statement.sql.count("\n", 0, offset)
-            if diag is not None and diag.message_detail:
-                message += f" ({diag.message_detail})"
-        elif errorname := getattr(driver_error, "sqlite_errorname", None):
-            self.code = str(errorname)
-        message = message or one_line(str(driver_error)) or type(driver_error).__name__
-        self.line = line
-        self.message = mask_secrets(message, connection.settings_dict)
-        super().__init__(self.message)
-
-
-def _drift(migration: Migration | None, record: SchemaMigration | None) -> list[str]:
-    if record is None:
-        return []
-    if migration is None:
-        return ["applied, but its files are missing"]
-    if migration.checksum != record.checksum:
-        return ["applied, but its up file has changed since (checksum differs)"]
-    return []
-
-
-def _problems(migration: Migration | None, record: SchemaMigration | None) -> list[str]:
-    failed = ["failed midway outside a transaction, may be partly applied (see sqlmigrate_repair)"]
-    return _drift(migration, record) + (failed if record is not None and record.dirty else [])
-
-
-def _known(migrations: list[Migration]) -> str:
-    if not migrations:
-        return " (no migration files found)"
-    return f" (the files hold versions {migrations[0].version} to {migrations[-1].version})"
 
 
 def _ms_since(started: float) -> int:

@@ -78,6 +78,14 @@ def load_migrations(dirs: Sequence[Path], vendor: str) -> list[Migration]:
     Raises InvalidMigrationFiles listing every problem found, so a user fixes them
     in one go rather than one per run.
     """
+    migrations, problems = find_migrations(dirs, vendor)
+    if problems:
+        raise InvalidMigrationFiles(problems)
+    return migrations
+
+
+def find_migrations(dirs: Sequence[Path], vendor: str) -> tuple[list[Migration], list[str]]:
+    """The valid migrations in ``dirs`` and a line per problem with the others."""
     problems: list[str] = []
     candidates: list[_Candidate] = []
     for directory in dirs:
@@ -118,9 +126,7 @@ def load_migrations(dirs: Sequence[Path], vendor: str) -> list[Migration]:
         migration = _build(version, group, vendor, problems)
         if migration is not None:
             migrations.append(migration)
-    if problems:
-        raise InvalidMigrationFiles(problems)
-    return migrations
+    return migrations, problems
 
 
 def _build(

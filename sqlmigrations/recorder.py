@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -18,6 +19,9 @@ from django.utils import timezone
 from sqlmigrations.database import is_in_memory
 from sqlmigrations.files import Migration
 from sqlmigrations.models import SchemaMigration
+
+if TYPE_CHECKING:
+    from sqlmigrations.vendors.base import HistoryChange
 
 TABLE = SchemaMigration._meta.db_table
 CREATE_ATTEMPTS = 5
@@ -79,6 +83,19 @@ class MigrationRecorder:
     def is_applied(self, version: int) -> bool:
         found: bool = self.objects.filter(version=version).exists()
         return found
+
+    def record(self, change: HistoryChange) -> None:
+        """Write a migration's history change inside its transaction."""
+        if change.applied:
+            self.record_applied(change.migration, change.elapsed_ms())
+        else:
+            self.record_unapplied(change.migration.version)
+
+    def record_sql(self, change: HistoryChange) -> str:
+        """The same change as SQL text, for PostgreSQL's one-message batch."""
+        if change.applied:
+            return self.applied_sql(change.migration)
+        return self.unapplied_sql(change.migration.version)
 
     def record_applied(
         self, migration: Migration, execution_ms: int, *, dirty: bool = False

@@ -27,40 +27,6 @@ def runs_in_transaction(text: str) -> bool:
     return NO_TRANSACTION.fullmatch(text.split("\n", 1)[0].strip()) is None
 
 
-# First words of statements that may begin or end a transaction; on PostgreSQL the
-# parser then tells them from SAVEPOINT-style ones and from PREPARE of a query.
-_TRANSACTION_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE"}
-_SQLITE_TRANSACTION = re.compile(
-    r"(BEGIN|COMMIT|END|ROLLBACK(?!\s+(TRANSACTION\s+)?TO\b))\b", re.IGNORECASE
-)
-
-
-def transaction_control(statement: Statement, vendor: str) -> str | None:
-    """The statement's command if it would begin or end a transaction itself.
-
-    Inside a migration's own transaction such a statement commits part of the
-    migration early (or leaves a transaction open): the runner refuses it.
-    """
-    word = re.match(r"[A-Za-z]*", statement.sql)
-    first = word.group().upper() if word else ""
-    if first not in _TRANSACTION_WORDS:
-        return None
-    if vendor != "postgresql":
-        return first if _SQLITE_TRANSACTION.match(statement.sql) else None
-    from pglast import ast
-    from pglast import parser as pg_parser
-    from pglast.enums.parsenodes import TransactionStmtKind as Kind
-
-    node = pg_parser.parse_sql(statement.sql)[0].stmt
-    if isinstance(node, ast.TransactionStmt) and node.kind not in (
-        Kind.TRANS_STMT_SAVEPOINT,
-        Kind.TRANS_STMT_RELEASE,
-        Kind.TRANS_STMT_ROLLBACK_TO,
-    ):
-        return first
-    return None
-
-
 class SqlSyntaxError(Exception):
     def __init__(self, line: int, message: str):
         self.line = line

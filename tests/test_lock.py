@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from sqlmigrations.lock import ADVISORY_LOCK_KEY
+from sqlmigrations.vendors.postgresql import ADVISORY_LOCK_KEY
 from tests.conftest import MigrationFiles, TargetDatabase, slow_statement, start_runner
 
 RUNNERS = 4

@@ -1,0 +1,165 @@
+"""What every database vendor provides to the runner: the one seam between them.
+
+The planner and executor never look at ``connection.vendor``: they ask the
+vendor object to split a file, check a statement, lock the database for a run,
+run one migration with its history change, and write a backup. Adding a
+database is adding a module beside this one that implements ``Vendor``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from django.db import DatabaseError, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from sqlmigrations.errors import mask_secrets
+from sqlmigrations.sql import Statement
+
+if TYPE_CHECKING:
+    from sqlmigrations.files import Migration
+    from sqlmigrations.recorder import MigrationRecorder
+
+OnWait = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class HistoryChange:
+    """The history row a migration's transaction writes: inserted (up) or deleted (down)."""
+
+    migration: Migration
+    applied: bool
+    started: float  # time.perf_counter() when the migration began, for execution_ms
+
+    def elapsed_ms(self) -> int:
+        return round((time.perf_counter() - self.started) * 1000)
+
+
+class StatementFailed(Exception):
+    """Carries a failing statement's position and the driver's error out of the transaction."""
+
+    def __init__(
+        self,
+        statement: Statement | None,  # None: the failure has no line in the file
+        exc: Exception,
+        connection: BaseDatabaseWrapper,
+        *,
+        in_transaction: bool = True,
+        sent_at: int = 0,  # where the statement starts in the query text sent
+        outcome_unknown: bool = False,
+        message: str | None = None,  # the runner's own finding, instead of the driver's
+    ):
+        driver_error = exc.__cause__ or exc
+        self.in_transaction = in_transaction
+        self.outcome_unknown = outcome_unknown
+        line = statement.line if statement is not None else None
+        self.code: str | None = None
+        text = ""
+        sqlstate = getattr(driver_error, "sqlstate", None)
+        diag = getattr(driver_error, "diag", None)
+        if sqlstate:  # psycopg
+            self.code = f"SQLSTATE {sqlstate}"
+            text = (diag.message_primary or "") if diag is not None else ""
+            if statement is not None and diag is not None and diag.statement_position:
+                offset = int(diag.statement_position) - 1 - sent_at
+                line = statement.line + statement.sql.count("\n", 0, offset)
+            if diag is not None and diag.message_detail:
+                text += f" ({diag.message_detail})"
+        elif errorname := getattr(driver_error, "sqlite_errorname", None):
+            self.code = str(errorname)
+        text = message or text or _one_line(str(driver_error)) or type(driver_error).__name__
+        self.line = line
+        self.message = mask_secrets(text, connection.settings_dict)
+        super().__init__(self.message)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+class Vendor(ABC):
+    """One database vendor, bound to one Django connection."""
+
+    name: ClassVar[str]  # as Django names it: connection.vendor
+
+    def __init__(self, connection: BaseDatabaseWrapper):
+        self.connection = connection
+
+    # Files -------------------------------------------------------------------
+
+    @abstractmethod
+    def split(self, text: str) -> list[Statement]:
+        """The file's statements with their lines; SqlSyntaxError when it cannot be split."""
+
+    @abstractmethod
+    def transaction_control(self, statement: Statement) -> str | None:
+        """The statement's command if it would begin or end a transaction itself."""
+
+    def statement_problem(self, statement: Statement, transactional: bool) -> str | None:
+        """Why the runner refuses this statement in a file, before anything runs."""
+        if transactional and (command := self.transaction_control(statement)):
+            return (
+                f"{command} would begin or end a transaction inside the migration's own. "
+                "Remove it (each migration already runs in one transaction), or put "
+                "'-- sqlmigrate: no-transaction' on the file's first line to manage "
+                "transactions yourself."
+            )
+        return None
+
+    # Locking -----------------------------------------------------------------
+
+    @abstractmethod
+    def run_lock(self, timeout: float, on_wait: OnWait | None) -> AbstractContextManager[None]:
+        """Held for a whole run: no other runner plans or runs meanwhile."""
+
+    # Running -----------------------------------------------------------------
+
+    @abstractmethod
+    def run_in_transaction(
+        self, statements: list[Statement], change: HistoryChange, recorder: MigrationRecorder
+    ) -> None:
+        """Run a migration and its history change atomically; StatementFailed on error."""
+
+    def execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
+        """Statements one after another on Django's cursor."""
+        with self.connection.cursor() as cursor:
+            for statement in statements:
+                try:
+                    cursor.execute(statement.sql)
+                except DatabaseError as exc:
+                    raise StatementFailed(
+                        statement, exc, self.connection, in_transaction=in_transaction
+                    ) from exc
+
+    @contextmanager
+    def history_failures(self) -> Iterator[None]:
+        """Turn a failure outside the file's statements (the history write, COMMIT) into
+        the migration's failure, so it is reported with its name like any other."""
+        try:
+            yield
+        except StatementFailed:
+            raise
+        except DatabaseError as exc:
+            if self.is_busy(exc):
+                raise  # the wait for another connection, reported as such by run_lock
+            raise StatementFailed(None, exc, self.connection) from exc
+
+    def is_busy(self, exc: DatabaseError) -> bool:
+        """True when ``exc`` means another connection held a lock too long."""
+        return False
+
+    def write_transaction(self) -> AbstractContextManager[None]:
+        """A short transaction of the runner's own (history bookkeeping)."""
+        return transaction.atomic(using=self.connection.alias)
+
+    # Backups -----------------------------------------------------------------
+
+    @abstractmethod
+    def backup(self, directory: Path, stamp: str, reason: str) -> Path:
+        """Write a restorable copy of the database into ``directory``; BackupFailed on error."""

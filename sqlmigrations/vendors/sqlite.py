@@ -1,0 +1,220 @@
+"""SQLite: SQLite's own tokenizer for splitting, a lock file for the run, and
+migrations that run with foreign-key enforcement off, checked before COMMIT."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from django.db import DatabaseError, transaction
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
+
+from sqlmigrations.database import is_in_memory
+from sqlmigrations.errors import LockTimeout, UsageError
+from sqlmigrations.sql import Statement, _split_sqlite
+from sqlmigrations.vendors.base import (
+    HistoryChange,
+    OnWait,
+    StatementFailed,
+    Vendor,
+)
+
+if TYPE_CHECKING:
+    from sqlmigrations.recorder import MigrationRecorder
+
+POLL_INTERVAL = 0.1
+LOCK_SUFFIX = ".sqlmigrations-lock"
+# Rows named per table when the foreign-key check fails.
+SHOWN_ROWIDS = 5
+
+_TRANSACTION = re.compile(
+    r"(BEGIN|COMMIT|END|ROLLBACK(?!\s+(TRANSACTION\s+)?TO\b))\b", re.IGNORECASE
+)
+
+
+class SQLite(Vendor):
+    name = "sqlite"
+
+    def split(self, text: str) -> list[Statement]:
+        return _split_sqlite(text)
+
+    def transaction_control(self, statement: Statement) -> str | None:
+        match = _TRANSACTION.match(statement.sql)
+        return match.group(1).upper() if match else None
+
+    # Locking -----------------------------------------------------------------
+
+    def run_lock(self, timeout: float, on_wait: OnWait | None) -> AbstractContextManager[None]:
+        return _run_lock(self.connection, timeout, on_wait)
+
+    # Running -----------------------------------------------------------------
+
+    def run_in_transaction(
+        self, statements: list[Statement], change: HistoryChange, recorder: MigrationRecorder
+    ) -> None:
+        with (
+            self._foreign_keys_off(),
+            self.history_failures(),
+            self.write_transaction(),
+        ):
+            self.execute(statements, in_transaction=True)
+            self._check_foreign_keys()
+            recorder.record(change)
+
+    def is_busy(self, exc: DatabaseError) -> bool:
+        return "database is locked" in str(exc)
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """IMMEDIATE: the file's write lock is taken when the transaction begins, not at
+        its first write, so a reader's lock cannot make it fail halfway."""
+        connection = self.connection
+        assert isinstance(connection, SQLiteDatabaseWrapper)
+        connection.ensure_connection()
+        # transaction_mode (Django 5.1+) is not in django-stubs yet.
+        previous = connection.transaction_mode  # type: ignore[attr-defined]
+        connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]  # read by atomic()
+        try:
+            with transaction.atomic(using=connection.alias):
+                connection.transaction_mode = previous  # type: ignore[attr-defined]
+                yield
+        finally:
+            connection.transaction_mode = previous  # type: ignore[attr-defined]
+
+    @contextmanager
+    def _foreign_keys_off(self) -> Iterator[None]:
+        """As Django's own schema editor does: inside a transaction SQLite ignores
+        ``PRAGMA foreign_keys``, so a table rebuild (create, copy, drop, rename) would
+        cascade its DROP into every child table. Off before the transaction, checked
+        with ``PRAGMA foreign_key_check`` before COMMIT, back on after."""
+        connection = self.connection
+        if connection.in_atomic_block:
+            raise UsageError(
+                "on SQLite, migrations cannot run inside a transaction of the caller's: "
+                "foreign-key enforcement can only be turned off outside one (a table "
+                "rebuild would otherwise cascade into child tables); call the runner "
+                "outside transaction.atomic()"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA foreign_keys")
+            was_on = bool(cursor.fetchone()[0])
+            if was_on:
+                cursor.execute("PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            if was_on:
+                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                    cursor.execute("PRAGMA foreign_keys = ON")
+
+    def _check_foreign_keys(self) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute("PRAGMA foreign_key_check")
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        found: dict[tuple[str, str], list[int | None]] = {}
+        for table, rowid, parent, _ in rows:
+            found.setdefault((table, parent), []).append(rowid)
+        parts = []
+        for (table, parent), rowids in found.items():
+            shown = ", ".join(str(r) for r in rowids[:SHOWN_ROWIDS])
+            more = ", ..." if len(rowids) > SHOWN_ROWIDS else ""
+            noun = "row" if len(rowids) == 1 else "rows"
+            parts.append(
+                f"{len(rowids)} {noun} of {table} reference missing rows of {parent} "
+                f"(rowid {shown}{more})"
+            )
+        message = "foreign key check failed before COMMIT: " + "; ".join(parts)
+        raise StatementFailed(None, DatabaseError(message), self.connection, message=message)
+
+    # Backups -----------------------------------------------------------------
+
+    def backup(self, directory: Path, stamp: str, reason: str) -> Path:
+        from sqlmigrations.backup import _backup_sqlite
+
+        return _backup_sqlite(self.connection, directory, stamp, reason)
+
+
+def lock_path(connection: SQLiteDatabaseWrapper) -> Path:
+    return Path(f"{connection.settings_dict['NAME']}{LOCK_SUFFIX}")
+
+
+@contextmanager
+def _run_lock(connection: object, timeout: float, on_wait: OnWait | None) -> Iterator[None]:
+    """SQLite has no session lock, and its write lock cannot outlive the one
+    migration's transaction: a whole run holds an exclusive ``flock`` on a file
+    beside the database instead (released by the kernel if the process dies)."""
+    assert isinstance(connection, SQLiteDatabaseWrapper)
+    with connection.cursor() as cursor:
+        # How long a migration waits for another connection's write transaction.
+        cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    if is_in_memory(connection):
+        with _busy_as_lock_timeout(timeout):
+            yield
+        return
+    path = lock_path(connection)
+    with open(path, "a+", encoding="utf-8") as handle:
+        _acquire(handle, path, timeout, on_wait)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since {started}")
+            handle.flush()
+            with _busy_as_lock_timeout(timeout):
+                yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _acquire(handle: IO[str], path: Path, timeout: float, on_wait: OnWait | None) -> None:
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        if time.monotonic() >= deadline:
+            raise LockTimeout(
+                f"another sqlmigrations runner holds the migration lock on this database "
+                f"({_holder(path)}); gave up after {timeout:g}s. Wait for it to finish, "
+                "or raise --lock-timeout."
+            )
+        if on_wait is not None and not told:
+            on_wait(f"Waiting for the migration lock held by {_holder(path)}...")
+            told = True
+        time.sleep(POLL_INTERVAL)
+
+
+def _holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        text = ""
+    return text or "a runner that is just starting"
+
+
+@contextmanager
+def _busy_as_lock_timeout(timeout: float) -> Iterator[None]:
+    try:
+        yield
+    except DatabaseError as exc:
+        if "database is locked" not in str(exc):
+            raise
+        raise LockTimeout(
+            "another connection holds the write lock on this SQLite database "
+            f"(an open transaction); gave up after {timeout:g}s. "
+            "Wait for it to finish, or raise --lock-timeout."
+        ) from exc
