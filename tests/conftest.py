@@ -350,6 +350,13 @@ def start_runner(
     target: TargetDatabase, migrations: MigrationFiles, *args: str
 ) -> subprocess.Popen[str]:
     """Start ``manage.py sqlmigrate_up`` as a separate process (not waited for)."""
+    return start_command(target, migrations, "sqlmigrate_up", *args)
+
+
+def start_command(
+    target: TargetDatabase, migrations: MigrationFiles, command: str, *args: str
+) -> subprocess.Popen[str]:
+    """Start ``manage.py COMMAND`` as a separate process (not waited for)."""
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "tests.subprocess_settings",
@@ -358,7 +365,7 @@ def start_runner(
         "PYTHONPATH": str(REPO),
     }
     return subprocess.Popen(
-        [sys.executable, "manage.py", "sqlmigrate_up", "--no-color", *args],
+        [sys.executable, "manage.py", command, "--no-color", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
