@@ -6,6 +6,7 @@ failed, 2 for bad usage or invalid migration files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -118,13 +119,45 @@ class MigrationFailed(SqlMigrationsError):
         super().__init__("\n".join(lines))
 
 
+MASK = "********"
+
+# Where a password stands as a credential; the value there is hidden whatever it is, so
+# an unusual quoting of the connection's password is covered too. Only the value is
+# replaced: the words around it, and the same letters elsewhere, are left as they are.
+_CREDENTIALS = [
+    # scheme://user:password@host (a URL or DSN)
+    re.compile(r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]*(?=@)"),
+    # password=value, PGPASSWORD=value, ?password=value&...: a libpq conninfo, a URL
+    # query string, an environment variable; the value possibly 'quoted \' like this'
+    re.compile(
+        r"(?P<keep>\b(?:PG)?PASSWORD\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&;'\"]+)", re.IGNORECASE
+    ),
+    # PASSWORD 'value' (SQL, e.g. CREATE ROLE ... PASSWORD 'x')
+    re.compile(r"(?P<keep>\bPASSWORD\s+')(?:[^']|'')*(?=')", re.IGNORECASE),
+    # 'PASSWORD': 'value' (a settings dictionary, JSON)
+    re.compile(r"(?P<keep>['\"]PASSWORD['\"]\s*:\s*(?P<q>['\"])).*?(?=(?P=q))", re.IGNORECASE),
+]
+
+
 def mask_secrets(text: str, settings_dict: Mapping[str, Any]) -> str:
-    """Hide the connection's password wherever a driver or Django echoed it."""
+    """Hide passwords where a driver or Django echoed them as credentials.
+
+    Only credential positions are masked (see ``_CREDENTIALS``): a short password
+    is often a word or part of one, and hiding it everywhere would garble the
+    message ("relation" with the password "e").
+    """
     password = str(settings_dict.get("PASSWORD") or "")
     if password:
-        # A URL-quoted copy can surface too, e.g. from a DSN in a driver message.
+        # The connection's own password, as written in a URL, can hold characters
+        # the generic pattern stops at ('/', a space): mask it there first.
         for form in {password, quote(password, safe="")}:
-            text = text.replace(form, "********")
+            text = re.sub(
+                r"(?P<keep>://[^\s/?#@:]*:)" + re.escape(form) + "(?=@)",
+                lambda match: match["keep"] + MASK,
+                text,
+            )
+    for pattern in _CREDENTIALS:
+        text = pattern.sub(lambda match: match["keep"] + MASK, text)
     return text
 
 
