@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -77,8 +78,20 @@ class LockTimeout(SqlMigrationsError):
     pass
 
 
+# What a failed run left in each direction, for the migrations after those done.
+_NOT_DONE = {
+    "Applied": "Not applied (rolled back or not started)",
+    "Rolled back": "Still applied (its down file failed and was undone, or did not run)",
+}
+
+
 class MigrationFailed(SqlMigrationsError):
-    """A statement failed; the migration was rolled back, earlier ones stay applied."""
+    """A statement failed; the migration was rolled back, earlier ones stay applied.
+
+    ``message`` is the database's message; lines after its first (DETAIL, HINT,
+    already indented) follow the first line of the error, before the summary.
+    ``verb`` is "Applied" (up) or "Rolled back" (down).
+    """
 
     def __init__(
         self,
@@ -92,13 +105,14 @@ class MigrationFailed(SqlMigrationsError):
         outside_transaction: str | None = None,
         outcome_unknown: str | None = None,  # the connection was lost while it ran
     ):
+        first, *notes = message.split("\n")
         self.location = location
-        self.db_message = message
+        self.db_message = first
         self.code = code
         self.done = done
         self.not_done = not_done
         suffix = f" ({code})" if code else ""
-        lines = [f"{location}: {message}{suffix}"]
+        lines = [f"{location}: {first}{suffix}", *notes]
         lines.append(f"{verb} before the failure: {', '.join(done) or 'none'}.")
         if outside_transaction:
             # The failing one could not be rolled back: say so, and how to recover.
@@ -115,8 +129,83 @@ class MigrationFailed(SqlMigrationsError):
             )
             not_done = not_done[1:]
         if not_done:
-            lines.append(f"Not {verb.lower()} (rolled back or not started): {', '.join(not_done)}.")
+            lines.append(f"{_NOT_DONE[verb]}: {', '.join(not_done)}.")
         super().__init__("\n".join(lines))
+
+
+NO_TRANSACTION_HINT = (
+    "this statement cannot run inside a transaction: put '-- sqlmigrate: no-transaction' "
+    "on the file's first line to run the file outside one."
+)
+
+
+@dataclass(frozen=True)
+class DatabaseMessage:
+    """What the database said about a failed statement, ready for the terminal."""
+
+    text: str  # the primary message, one line
+    code: str | None  # "SQLSTATE 23505", or SQLite's error name
+    position: int | None = None  # PostgreSQL: 1-based offset of the failing token
+    notes: tuple[str, ...] = ()  # "DETAIL: ...", "HINT: ...", each one line
+
+    def lines(self) -> str:
+        """The message, then each note on its own indented line."""
+        return "\n".join([self.text, *(f"  {note}" for note in self.notes)])
+
+
+def database_message(
+    error: BaseException, settings_dict: Mapping[str, Any], *, in_transaction: bool
+) -> DatabaseMessage:
+    """Read the driver's error for a failed migration statement, passwords masked.
+
+    ``in_transaction``: the statement ran in the migration's transaction, so an
+    error saying it cannot run in one gets a hint naming the file directive.
+    """
+    if getattr(error, "sqlstate", None):
+        message = _postgresql_message(error, in_transaction)
+    elif getattr(error, "sqlite_errorname", None):
+        message = _sqlite_message(error, in_transaction)
+    else:
+        message = DatabaseMessage(_one_line(str(error)) or type(error).__name__, None)
+    return DatabaseMessage(
+        text=mask_secrets(message.text, settings_dict),
+        code=message.code,
+        position=message.position,
+        notes=tuple(mask_secrets(note, settings_dict) for note in message.notes),
+    )
+
+
+def _postgresql_message(error: Any, in_transaction: bool) -> DatabaseMessage:
+    """psycopg: the server's primary message, its position, DETAIL and HINT."""
+    diag = error.diag
+    notes = [f"DETAIL: {_one_line(diag.message_detail)}"] if diag.message_detail else []
+    if diag.message_hint:
+        notes.append(f"HINT: {_one_line(diag.message_hint)}")
+    if error.sqlstate == "25001" and in_transaction:  # active_sql_transaction
+        notes.append(f"HINT: {NO_TRANSACTION_HINT}")
+    return DatabaseMessage(
+        text=_one_line(diag.message_primary or "") or _one_line(str(error)),
+        code=f"SQLSTATE {error.sqlstate}",
+        position=int(diag.statement_position) if diag.statement_position else None,
+        notes=tuple(notes),
+    )
+
+
+def _sqlite_message(error: Any, in_transaction: bool) -> DatabaseMessage:
+    """sqlite3: one line and an error name; no detail, hint or position."""
+    text = _one_line(str(error)) or type(error).__name__
+    # "cannot VACUUM from within a transaction", "cannot change into wal mode from
+    # within a transaction": SQLite has no error code of its own for these.
+    notes = (
+        (f"HINT: {NO_TRANSACTION_HINT}",)
+        if in_transaction and "within a transaction" in text
+        else ()
+    )
+    return DatabaseMessage(text=text, code=str(error.sqlite_errorname), notes=notes)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 MASK = "********"

@@ -18,7 +18,7 @@ from django.db import DatabaseError
 from sqlmigrations import conf
 from sqlmigrations.backup import write_backup
 from sqlmigrations.batch import BatchFailed, can_batch, run_batch
-from sqlmigrations.database import connect, get_connection, one_line
+from sqlmigrations.database import connect, get_connection
 from sqlmigrations.errors import (
     FailedMigrationRecorded,
     HistoryMismatch,
@@ -26,7 +26,7 @@ from sqlmigrations.errors import (
     MigrationFailed,
     MigrationInterrupted,
     UsageError,
-    mask_secrets,
+    database_message,
 )
 from sqlmigrations.files import Migration, SqlFile, load_migrations
 from sqlmigrations.lock import migration_lock, write_transaction
@@ -534,27 +534,17 @@ class _StatementFailed(Exception):
         sent_at: int = 0,  # where the statement starts in the query text sent
         outcome_unknown: bool = False,
     ):
-        driver_error = exc.__cause__ or exc
         self.in_transaction = in_transaction
         self.outcome_unknown = outcome_unknown
-        line = statement.line if statement is not None else None
-        self.code: str | None = None
-        message = ""
-        sqlstate = getattr(driver_error, "sqlstate", None)
-        diag = getattr(driver_error, "diag", None)
-        if sqlstate:  # psycopg
-            self.code = f"SQLSTATE {sqlstate}"
-            message = (diag.message_primary or "") if diag is not None else ""
-            if statement is not None and diag is not None and diag.statement_position:
-                offset = int(diag.statement_position) - 1 - sent_at
-                line = statement.line + statement.sql.count("\n", 0, offset)
-            if diag is not None and diag.message_detail:
-                message += f" ({diag.message_detail})"
-        elif errorname := getattr(driver_error, "sqlite_errorname", None):
-            self.code = str(errorname)
-        message = message or one_line(str(driver_error)) or type(driver_error).__name__
-        self.line = line
-        self.message = mask_secrets(message, connection.settings_dict)
+        reported = database_message(
+            exc.__cause__ or exc, connection.settings_dict, in_transaction=in_transaction
+        )
+        self.code = reported.code
+        self.line = statement.line if statement is not None else None
+        if statement is not None and reported.position:
+            offset = reported.position - 1 - sent_at
+            self.line = statement.line + statement.sql.count("\n", 0, offset)
+        self.message = reported.lines()
         super().__init__(self.message)
 
 

@@ -1,4 +1,5 @@
-"""Error messages tell the truth: the password hidden only where it is a credential."""
+"""Error messages tell the truth: the password hidden only where it is a credential, the
+summary of a failed run right in both directions, and the server's DETAIL and HINT."""
 
 from __future__ import annotations
 
@@ -132,3 +133,185 @@ def test_a_failed_migration_with_a_one_letter_password_reads_intact(
         "Applied before the failure: 001_create_events.",
         "Not applied (rolled back or not started): 002_read.",
     ]
+
+
+# The summary of a failed run -----------------------------------------------
+
+
+def test_a_failed_down_run_says_what_is_still_applied(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.pair("002_b", "CREATE TABLE b (id integer);", "DROP TABLE no_such_table;")
+    migrations.table(3, "c")
+    assert target.run("sqlmigrate_up").code == 0
+
+    result = target.run("sqlmigrate_down", "--noinput", "--no-backup", "--target", "0")
+
+    assert result.code == 1, result.output
+    lines = result.err.splitlines()
+    assert lines[0].startswith("002_b.down.sql:1: ")
+    assert lines[1:] == [
+        "Rolled back before the failure: 003_create_c.",
+        "Still applied (its down file failed and was undone, or did not run): 002_b, 001_create_a.",
+    ]
+    assert target.applied() == [1, 2]
+    assert target.user_tables() == {"a", "b"}
+
+
+def test_a_failed_up_run_says_what_is_not_applied(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.pair("002_b", "SELECT * FROM no_such_table;", "SELECT 1;")
+    migrations.table(3, "c")
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 1, result.output
+    assert result.err.splitlines()[1:] == [
+        "Applied before the failure: 001_create_a.",
+        "Not applied (rolled back or not started): 002_b, 003_create_c.",
+    ]
+    assert target.applied() == [1]
+
+
+# Hints and the server's DETAIL / HINT ----------------------------------------
+
+NO_TRANSACTION_HINT = (
+    "  HINT: this statement cannot run inside a transaction: put "
+    "'-- sqlmigrate: no-transaction' on the file's first line to run the file outside one."
+)
+
+
+def test_a_statement_that_refuses_a_transaction_names_the_directive(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    if target.vendor == "postgresql":
+        statement, first = (
+            "CREATE INDEX CONCURRENTLY a_id ON a (id);",
+            "CREATE INDEX CONCURRENTLY cannot run inside a transaction block (SQLSTATE 25001)",
+        )
+    else:
+        statement, first = "VACUUM;", "cannot VACUUM from within a transaction (SQLITE_ERROR)"
+    migrations.table(1, "a")
+    migrations.pair("002_tidy", f"SELECT 1;\n{statement}\n", "SELECT 1;")
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 1, result.output
+    assert result.err.splitlines() == [
+        f"002_tidy.up.sql:2: {first}",
+        NO_TRANSACTION_HINT,
+        "Applied before the failure: 001_create_a.",
+        "Not applied (rolled back or not started): 002_tidy.",
+    ]
+    # Following the hint works.
+    migrations.write("002_tidy.up.sql", f"-- sqlmigrate: no-transaction\nSELECT 1;\n{statement}\n")
+    assert target.run("sqlmigrate_up").code == 0
+    assert target.applied() == [1, 2]
+
+
+def test_a_server_detail_follows_the_first_line_on_its_own(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair(
+        "001_users",
+        "CREATE TABLE users (id integer PRIMARY KEY);\n"
+        "INSERT INTO users VALUES (1);\n"
+        "INSERT INTO users\n  VALUES (1);\n",
+        "DROP TABLE users;",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 1, result.output
+    if target.vendor == "postgresql":
+        error = [
+            '001_users.up.sql:3: duplicate key value violates unique constraint "users_pkey" '
+            "(SQLSTATE 23505)",
+            "  DETAIL: Key (id)=(1) already exists.",
+        ]
+    else:  # SQLite has no DETAIL or HINT
+        error = [
+            "001_users.up.sql:3: UNIQUE constraint failed: users.id (SQLITE_CONSTRAINT_PRIMARYKEY)"
+        ]
+    assert result.err.splitlines() == [
+        *error,
+        "Applied before the failure: none.",
+        "Not applied (rolled back or not started): 001_users.",
+    ]
+
+
+def test_a_server_hint_follows_the_first_line_on_its_own(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair("001_call", "SELECT 1;\nSELECT\n  lower(42);\n", "SELECT 1;")
+
+    result = postgres.run("sqlmigrate_up")
+
+    assert result.code == 1, result.output
+    assert result.err.splitlines() == [
+        "001_call.up.sql:3: function lower(integer) does not exist (SQLSTATE 42883)",
+        "  HINT: No function matches the given name and argument types. "
+        "You might need to add explicit type casts.",
+        "Applied before the failure: none.",
+        "Not applied (rolled back or not started): 001_call.",
+    ]
+
+
+def test_detail_and_hint_come_in_that_order_on_a_failed_down(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair(
+        "001_parent",
+        "CREATE TABLE parent (id integer PRIMARY KEY);\nINSERT INTO parent VALUES (1);",
+        "DROP TABLE parent;",
+    )
+    migrations.pair(
+        "002_child",
+        "CREATE TABLE child (parent_id integer REFERENCES parent);\nINSERT INTO child VALUES (1);",
+        "SELECT 1;",
+    )
+    assert postgres.run("sqlmigrate_up").code == 0
+
+    result = postgres.run("sqlmigrate_down", "--noinput", "--no-backup", "--target", "0")
+
+    assert result.code == 1, result.output
+    lines = result.err.splitlines()
+    assert lines[0] == (
+        "001_parent.down.sql:1: cannot drop table parent because other objects depend on it "
+        "(SQLSTATE 2BP01)"
+    )
+    assert (
+        lines[1]
+        == "  DETAIL: constraint child_parent_id_fkey on table child depends on table parent"
+    )
+    assert lines[2] == "  HINT: Use DROP ... CASCADE to drop the dependent objects too."
+    assert lines[3:] == [
+        "Rolled back before the failure: 002_child.",
+        "Still applied (its down file failed and was undone, or did not run): 001_parent.",
+    ]
+    assert postgres.applied() == [1]
+
+
+def test_no_hint_for_a_file_that_already_runs_outside_a_transaction(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # The file opens a transaction itself: the directive is there, so the hint
+    # would send the reader in a circle.
+    statement = (
+        "CREATE INDEX CONCURRENTLY a_id ON a (id);" if target.vendor == "postgresql" else "VACUUM;"
+    )
+    migrations.table(1, "a")
+    migrations.pair(
+        "002_tidy",
+        f"-- sqlmigrate: no-transaction\nBEGIN;\n{statement}\nCOMMIT;\n",
+        "SELECT 1;",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 1, result.output
+    assert result.err.startswith("002_tidy.up.sql:3: ")
+    assert "HINT" not in result.err
