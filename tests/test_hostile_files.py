@@ -48,7 +48,9 @@ def test_a_version_past_64_bits_is_a_file_problem_listed_with_the_others(
 
     lines = refused(target)
 
-    too_big = f"version {big} is too large: a version is stored as a 64-bit integer, at most {LARGEST}"
+    too_big = (
+        f"version {big} is too large: a version is stored as a 64-bit integer, at most {LARGEST}"
+    )
     assert lines == [
         f"{down}: {too_big}",
         f"{up}: {too_big}",
