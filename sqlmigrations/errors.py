@@ -256,7 +256,13 @@ class MigrationInterrupted(SqlMigrationsError):
     exit_code = 130
 
     def __init__(self, *, current: str, done: list[str], verb: str):
+        # Its transaction was rolled back: during a down run, that undid its down file.
+        state = (
+            "which was rolled back"
+            if verb == "Applied"
+            else "whose down file was undone: it is still applied"
+        )
         super().__init__(
-            f"interrupted during {current}, which was rolled back. "
+            f"interrupted during {current}, {state}. "
             f"{verb} before the interruption: {', '.join(done) or 'none'}."
         )

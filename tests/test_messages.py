@@ -3,10 +3,14 @@ summary of a failed run right in both directions, and the server's DETAIL and HI
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from sqlmigrations.errors import mask_secrets
-from tests.conftest import MigrationFiles, TargetDatabase, manage
+from tests.conftest import REPO, MigrationFiles, TargetDatabase, manage, wait_for_query
 
 # Password masking ----------------------------------------------------------
 
@@ -174,6 +178,42 @@ def test_a_failed_up_run_says_what_is_not_applied(
         "Not applied (rolled back or not started): 002_b, 003_create_c.",
     ]
     assert target.applied() == [1]
+
+
+def test_ctrl_c_during_a_down_run_says_the_migration_is_still_applied(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.pair("002_slow", "CREATE TABLE slow (id integer);", "SELECT pg_sleep(30);")
+    migrations.table(3, "c")
+    assert postgres.run("sqlmigrate_up").code == 0
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "tests.subprocess_settings",
+        "SQLMIGRATIONS_TEST_DIRS": str(migrations.path),
+        "DATABASE_URL": postgres.url,
+        "PYTHONPATH": str(REPO),
+    }
+    command = ["sqlmigrate_down", "--no-color", "--noinput", "--no-backup", "--target", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", *command],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_query(postgres, "pg_sleep(30)")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, out + err
+    assert (
+        "interrupted during 002_slow, whose down file was undone: it is still applied. "
+        "Rolled back before the interruption: 003_create_c." in err
+    )
+    assert "Traceback" not in err
+    assert postgres.applied() == [1, 2]
 
 
 # Hints and the server's DETAIL / HINT ----------------------------------------
