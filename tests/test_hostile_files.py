@@ -90,6 +90,24 @@ def test_new_refuses_to_number_past_the_largest_version(
     ]
 
 
+def test_new_refuses_to_number_past_a_largest_version_applied_elsewhere(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair(f"{LARGEST}_last", "SELECT 1;", "SELECT 1;")
+    assert target.run("sqlmigrate_up").code == 0
+    for path in migrations.path.iterdir():  # applied from another branch
+        path.unlink()
+
+    result = target.run("sqlmigrate_new", "one more")
+
+    assert result.code == 2, result.output
+    assert result.err == (
+        f"cannot number a new migration: migration {LARGEST}, applied on the database, "
+        f"already has the largest version a migration can have ({LARGEST})"
+    )
+    assert list(migrations.path.iterdir()) == []
+
+
 @pytest.mark.parametrize("prefix", ["0", "000", "0000000"])
 def test_version_zero_is_refused_because_target_0_means_before_every_migration(
     target: TargetDatabase, migrations: MigrationFiles, prefix: str

@@ -57,7 +57,10 @@ class Command(SqlMigrationsCommand):
         existing = load_migrations(dirs, connections[alias].vendor)
         highest = max([m.version for m in existing] + self.applied_versions(alias), default=0)
         if highest >= MAX_VERSION:
-            owner = next((m.label for m in existing if m.version == highest), f"version {highest}")
+            owner = next(
+                (m.label for m in existing if m.version == highest),
+                f"migration {highest}, applied on the database,",
+            )
             raise UsageError(
                 f"cannot number a new migration: {owner} already has the largest version "
                 f"a migration can have ({MAX_VERSION})"
