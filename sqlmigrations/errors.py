@@ -108,6 +108,7 @@ class MigrationFailed(SqlMigrationsError):
         first, *notes = message.split("\n")
         self.location = location
         self.db_message = first
+        self.notes = [note.strip() for note in notes]  # "DETAIL: ...", "HINT: ..."
         self.code = code
         self.done = done
         self.not_done = not_done
