@@ -10,7 +10,7 @@ from django.db import connections
 
 from sqlmigrations import conf
 from sqlmigrations.errors import ConfigurationError, InvalidMigrationFiles
-from sqlmigrations.files import load_migrations
+from sqlmigrations.files import directory_key, load_migrations
 
 
 @register("sqlmigrations")
@@ -27,7 +27,7 @@ def check_migration_files(app_configs: Any = None, **kwargs: Any) -> list[Error]
             continue
         # The vendor is known from settings alone: no connection is opened.
         vendor = connections[alias].vendor
-        key = (tuple(str(d) for d in dirs), vendor)
+        key = (tuple(str(directory_key(d)) for d in dirs), vendor)
         if key in seen:
             continue
         seen.add(key)

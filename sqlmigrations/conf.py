@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from sqlmigrations.errors import ConfigurationError
+from sqlmigrations.files import distinct_dirs
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 
@@ -23,7 +24,7 @@ def _configured_dirs(alias: str) -> Any:
 
 
 def migration_dirs(alias: str) -> list[Path]:
-    """The directories holding the SQL files for database ``alias``."""
+    """The directories holding the SQL files for database ``alias``, each once."""
     dirs = _configured_dirs(alias)
     if isinstance(dirs, (str, Path)):
         raise ConfigurationError(
@@ -34,7 +35,7 @@ def migration_dirs(alias: str) -> list[Path]:
             f"no migration directories are configured for database '{alias}': "
             "set SQLMIGRATIONS_DIRS (or SQLMIGRATIONS_DATABASE_DIRS) in your settings"
         )
-    return [Path(d) for d in dirs]
+    return distinct_dirs(Path(d) for d in dirs)
 
 
 def backup_dir() -> Path:

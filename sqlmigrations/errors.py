@@ -6,7 +6,9 @@ failed, 2 for bad usage or invalid migration files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -76,8 +78,20 @@ class LockTimeout(SqlMigrationsError):
     pass
 
 
+# What a failed run left in each direction, for the migrations after those done.
+_NOT_DONE = {
+    "Applied": "Not applied (rolled back or not started)",
+    "Rolled back": "Still applied (its down file failed and was undone, or did not run)",
+}
+
+
 class MigrationFailed(SqlMigrationsError):
-    """A statement failed; the migration was rolled back, earlier ones stay applied."""
+    """A statement failed; the migration was rolled back, earlier ones stay applied.
+
+    ``message`` is the database's message; lines after its first (DETAIL, HINT,
+    already indented) follow the first line of the error, before the summary.
+    ``verb`` is "Applied" (up) or "Rolled back" (down).
+    """
 
     def __init__(
         self,
@@ -91,13 +105,15 @@ class MigrationFailed(SqlMigrationsError):
         outside_transaction: str | None = None,
         outcome_unknown: str | None = None,  # the connection was lost while it ran
     ):
+        first, *notes = message.split("\n")
         self.location = location
-        self.db_message = message
+        self.db_message = first
+        self.notes = [note.strip() for note in notes]  # "DETAIL: ...", "HINT: ..."
         self.code = code
         self.done = done
         self.not_done = not_done
         suffix = f" ({code})" if code else ""
-        lines = [f"{location}: {message}{suffix}"]
+        lines = [f"{location}: {first}{suffix}", *notes]
         lines.append(f"{verb} before the failure: {', '.join(done) or 'none'}.")
         if outside_transaction:
             # The failing one could not be rolled back: say so, and how to recover.
@@ -114,17 +130,124 @@ class MigrationFailed(SqlMigrationsError):
             )
             not_done = not_done[1:]
         if not_done:
-            lines.append(f"Not {verb.lower()} (rolled back or not started): {', '.join(not_done)}.")
+            lines.append(f"{_NOT_DONE[verb]}: {', '.join(not_done)}.")
         super().__init__("\n".join(lines))
 
 
+NO_TRANSACTION_HINT = (
+    "this statement cannot run inside a transaction: put '-- sqlmigrate: no-transaction' "
+    "on the file's first line to run the file outside one."
+)
+
+
+@dataclass(frozen=True)
+class DatabaseMessage:
+    """What the database said about a failed statement, ready for the terminal."""
+
+    text: str  # the primary message, one line
+    code: str | None  # "SQLSTATE 23505", or SQLite's error name
+    position: int | None = None  # PostgreSQL: 1-based offset of the failing token
+    notes: tuple[str, ...] = ()  # "DETAIL: ...", "HINT: ...", each one line
+
+    def lines(self) -> str:
+        """The message, then each note on its own indented line."""
+        return "\n".join([self.text, *(f"  {note}" for note in self.notes)])
+
+
+def database_message(
+    error: BaseException, settings_dict: Mapping[str, Any], *, in_transaction: bool
+) -> DatabaseMessage:
+    """Read the driver's error for a failed migration statement, passwords masked.
+
+    ``in_transaction``: the statement ran in the migration's transaction, so an
+    error saying it cannot run in one gets a hint naming the file directive.
+    """
+    if getattr(error, "sqlstate", None):
+        message = _postgresql_message(error, in_transaction)
+    elif getattr(error, "sqlite_errorname", None):
+        message = _sqlite_message(error, in_transaction)
+    else:
+        message = DatabaseMessage(_one_line(str(error)) or type(error).__name__, None)
+    return DatabaseMessage(
+        text=mask_secrets(message.text, settings_dict),
+        code=message.code,
+        position=message.position,
+        notes=tuple(mask_secrets(note, settings_dict) for note in message.notes),
+    )
+
+
+def _postgresql_message(error: Any, in_transaction: bool) -> DatabaseMessage:
+    """psycopg: the server's primary message, its position, DETAIL and HINT."""
+    diag = error.diag
+    notes = [f"DETAIL: {_one_line(diag.message_detail)}"] if diag.message_detail else []
+    if diag.message_hint:
+        notes.append(f"HINT: {_one_line(diag.message_hint)}")
+    if error.sqlstate == "25001" and in_transaction:  # active_sql_transaction
+        notes.append(f"HINT: {NO_TRANSACTION_HINT}")
+    return DatabaseMessage(
+        text=_one_line(diag.message_primary or "") or _one_line(str(error)),
+        code=f"SQLSTATE {error.sqlstate}",
+        position=int(diag.statement_position) if diag.statement_position else None,
+        notes=tuple(notes),
+    )
+
+
+def _sqlite_message(error: Any, in_transaction: bool) -> DatabaseMessage:
+    """sqlite3: one line and an error name; no detail, hint or position."""
+    text = _one_line(str(error)) or type(error).__name__
+    # "cannot VACUUM from within a transaction", "cannot change into wal mode from
+    # within a transaction": SQLite has no error code of its own for these.
+    notes = (
+        (f"HINT: {NO_TRANSACTION_HINT}",)
+        if in_transaction and "within a transaction" in text
+        else ()
+    )
+    return DatabaseMessage(text=text, code=str(error.sqlite_errorname), notes=notes)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+MASK = "********"
+
+# Where a password stands as a credential; the value there is hidden whatever it is, so
+# an unusual quoting of the connection's password is covered too. Only the value is
+# replaced: the words around it, and the same letters elsewhere, are left as they are.
+_CREDENTIALS = [
+    # scheme://user:password@host (a URL or DSN)
+    re.compile(r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]*(?=@)"),
+    # password=value, PGPASSWORD=value, ?password=value&...: a libpq conninfo, a URL
+    # query string, an environment variable; the value possibly 'quoted \' like this'
+    re.compile(
+        r"(?P<keep>\b(?:PG)?PASSWORD\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&;'\"]+)", re.IGNORECASE
+    ),
+    # PASSWORD 'value' (SQL, e.g. CREATE ROLE ... PASSWORD 'x')
+    re.compile(r"(?P<keep>\bPASSWORD\s+')(?:[^']|'')*(?=')", re.IGNORECASE),
+    # 'PASSWORD': 'value' (a settings dictionary, JSON)
+    re.compile(r"(?P<keep>['\"]PASSWORD['\"]\s*:\s*(?P<q>['\"])).*?(?=(?P=q))", re.IGNORECASE),
+]
+
+
 def mask_secrets(text: str, settings_dict: Mapping[str, Any]) -> str:
-    """Hide the connection's password wherever a driver or Django echoed it."""
+    """Hide passwords where a driver or Django echoed them as credentials.
+
+    Only credential positions are masked (see ``_CREDENTIALS``): a short password
+    is often a word or part of one, and hiding it everywhere would garble the
+    message ("relation" with the password "e").
+    """
     password = str(settings_dict.get("PASSWORD") or "")
     if password:
-        # A URL-quoted copy can surface too, e.g. from a DSN in a driver message.
+        # The connection's own password, as written in a URL, can hold characters
+        # the generic pattern stops at ('/', a space): mask it there first.
         for form in {password, quote(password, safe="")}:
-            text = text.replace(form, "********")
+            text = re.sub(
+                r"(?P<keep>://[^\s/?#@:]*:)" + re.escape(form) + "(?=@)",
+                lambda match: match["keep"] + MASK,
+                text,
+            )
+    for pattern in _CREDENTIALS:
+        text = pattern.sub(lambda match: match["keep"] + MASK, text)
     return text
 
 
@@ -145,5 +268,11 @@ class MigrationInterrupted(SqlMigrationsError):
                 f"recorded as failed. {before}\n" + DIRTY_RECOVERY.format(label=current)
             )
         else:
-            message = f"interrupted during {current}, which was rolled back. {before}"
+            # Its transaction was rolled back: during a down run, that undid its down file.
+            state = (
+                "which was rolled back"
+                if verb == "Applied"
+                else "whose down file was undone: it is still applied"
+            )
+            message = f"interrupted during {current}, {state}. {before}"
         super().__init__(message)

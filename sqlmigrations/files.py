@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,13 +19,17 @@ from sqlmigrations.sql import runs_in_transaction
 # Vendors as Django names them (connection.vendor).
 VENDORS = frozenset({"postgresql", "sqlite", "mysql", "oracle"})
 
-FILE_NAME = re.compile(
-    r"^(?P<prefix>[0-9]+)_(?P<name>[A-Za-z0-9_-]+)"
-    r"(?:\.(?P<vendor>[A-Za-z0-9]+))?\.(?P<direction>up|down)\.sql$"
+_NAME_PATTERN = (
+    r"(?P<prefix>[0-9]+)_(?P<name>[A-Za-z0-9_-]+)"
+    r"(?:\.(?P<vendor>[A-Za-z0-9]+))?\.(?P<direction>up|down)\.sql"
 )
+# Matched in any letter case, so that a misspelled suffix is reported, not skipped.
+_ANY_CASE_NAME = re.compile(_NAME_PATTERN, re.IGNORECASE)
 NAME_RULE = (
     "NNN_description.up.sql / NNN_description.down.sql (description: letters, digits, _ or -)"
 )
+# The history's version column is a signed 64-bit integer (bigint) on every database.
+MAX_VERSION = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -88,33 +92,16 @@ def find_migrations(dirs: Sequence[Path], vendor: str) -> tuple[list[Migration],
     """The valid migrations in ``dirs`` and a line per problem with the others."""
     problems: list[str] = []
     candidates: list[_Candidate] = []
-    for directory in dirs:
+    for directory in distinct_dirs(dirs):
         if not directory.is_dir():
             problems.append(f"migrations directory {directory} does not exist")
             continue
         for path in sorted(directory.iterdir()):
-            if not path.name.endswith(".sql") or path.name.startswith("."):
+            if not _is_migration_name(path.name):
                 continue
-            match = FILE_NAME.match(path.name)
-            if match is None:
-                problems.append(f"{path}: bad file name, expected {NAME_RULE}")
-                continue
-            file_vendor = match["vendor"]
-            if file_vendor is not None and file_vendor not in VENDORS:
-                problems.append(
-                    f"{path}: unknown database vendor '{file_vendor}' "
-                    f"(one of {', '.join(sorted(VENDORS))})"
-                )
-                continue
-            candidates.append(
-                _Candidate(
-                    path=path,
-                    version=int(match["prefix"]),
-                    label=f"{match['prefix']}_{match['name']}",
-                    vendor=file_vendor,
-                    direction=match["direction"],
-                )
-            )
+            candidate = _candidate(path, problems)
+            if candidate is not None:
+                candidates.append(candidate)
 
     by_version: dict[int, list[_Candidate]] = {}
     for candidate in candidates:
@@ -127,6 +114,83 @@ def find_migrations(dirs: Sequence[Path], vendor: str) -> tuple[list[Migration],
         if migration is not None:
             migrations.append(migration)
     return migrations, problems
+
+
+def distinct_dirs(dirs: Iterable[Path]) -> list[Path]:
+    """``dirs`` with each directory once, however it is spelled (trailing slash,
+    relative or absolute, through a symlink), in the order first configured."""
+    seen: set[Path] = set()
+    unique = []
+    for directory in dirs:
+        key = directory_key(directory)
+        if key not in seen:
+            seen.add(key)
+            unique.append(directory)
+    return unique
+
+
+def directory_key(directory: Path) -> Path:
+    """What identifies a directory, whatever the spelling."""
+    try:
+        return directory.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: it cannot be a directory anyway
+        return directory.absolute()
+
+
+def _is_migration_name(name: str) -> bool:
+    """Whether a file in a migrations directory is read as a migration.
+
+    Hidden files (``.name``: editor swap and lock files) and names not ending in
+    ``.sql`` (``.bak``, ``~``, ``.orig``, a README) are someone's leftovers. A
+    ``.sql`` name in any letter case or with spaces around it is meant as a
+    migration, so it is read, and refused if misspelled, rather than skipped.
+    """
+    return not name.startswith(".") and name.strip().lower().endswith(".sql")
+
+
+def _candidate(path: Path, problems: list[str]) -> _Candidate | None:
+    match = _ANY_CASE_NAME.fullmatch(path.name.strip())
+    if match is None:
+        problems.append(f"{path}: bad file name, expected {NAME_RULE}")
+        return None
+    vendor = match["vendor"]
+    if vendor is not None and vendor.lower() not in VENDORS:
+        problems.append(
+            f"{path}: unknown database vendor '{vendor}' (one of {', '.join(sorted(VENDORS))})"
+        )
+        return None
+    spelled = _spelled(match)
+    if path.name != spelled:
+        problems.append(f"{path}: misspelled migration file name, rename it to {spelled}")
+        return None
+    prefix = match["prefix"]
+    digits = prefix.lstrip("0")
+    # Compared as digits first: Python refuses int() of a very long string.
+    version = int(digits or "0") if len(digits) <= len(str(MAX_VERSION)) else MAX_VERSION + 1
+    if version == 0:
+        problems.append(
+            f"{path}: version 0 is not allowed: --target 0 means before every migration, "
+            "so number migrations from 1"
+        )
+        return None
+    if version > MAX_VERSION:
+        problems.append(
+            f"{path}: version {prefix} is too large: a version is stored as a 64-bit "
+            f"integer, at most {MAX_VERSION}"
+        )
+        return None
+    return _Candidate(
+        path=path,
+        version=version,
+        label=f"{prefix}_{match['name']}",
+        vendor=vendor,
+        direction=match["direction"],
+    )
+
+
+def _spelled(match: re.Match[str]) -> str:
+    vendor = f".{match['vendor'].lower()}" if match["vendor"] else ""
+    return f"{match['prefix']}_{match['name']}{vendor}.{match['direction'].lower()}.sql"
 
 
 def _build(

@@ -36,7 +36,9 @@ ALTER TABLE new_parent RENAME TO parent;
 def test_rebuilding_a_parent_table_keeps_every_child_row(
     target: TargetDatabase, migrations: MigrationFiles
 ) -> None:
-    migrations.pair("001_schema", SCHEMA, "DROP TABLE grandchild; DROP TABLE child; DROP TABLE parent;")
+    migrations.pair(
+        "001_schema", SCHEMA, "DROP TABLE grandchild; DROP TABLE child; DROP TABLE parent;"
+    )
     migrations.pair("002_rebuild_parent", REBUILD, "SELECT 1;")
 
     result = target.run("sqlmigrate_up")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from sqlmigrations.errors import mask_secrets
+from sqlmigrations.errors import database_message, mask_secrets
 from sqlmigrations.sql import Statement
 
 if TYPE_CHECKING:
@@ -55,32 +55,20 @@ class StatementFailed(Exception):
         outcome_unknown: bool = False,
         message: str | None = None,  # the runner's own finding, instead of the driver's
     ):
-        driver_error = exc.__cause__ or exc
         self.in_transaction = in_transaction
         self.outcome_unknown = outcome_unknown
-        line = statement.line if statement is not None else None
-        self.code: str | None = None
-        text = ""
-        sqlstate = getattr(driver_error, "sqlstate", None)
-        diag = getattr(driver_error, "diag", None)
-        if sqlstate:  # psycopg
-            self.code = f"SQLSTATE {sqlstate}"
-            text = (diag.message_primary or "") if diag is not None else ""
-            if statement is not None and diag is not None and diag.statement_position:
-                offset = int(diag.statement_position) - 1 - sent_at
-                line = statement.line + statement.sql.count("\n", 0, offset)
-            if diag is not None and diag.message_detail:
-                text += f" ({diag.message_detail})"
-        elif errorname := getattr(driver_error, "sqlite_errorname", None):
-            self.code = str(errorname)
-        text = message or text or _one_line(str(driver_error)) or type(driver_error).__name__
-        self.line = line
-        self.message = mask_secrets(text, connection.settings_dict)
+        reported = database_message(
+            exc.__cause__ or exc, connection.settings_dict, in_transaction=in_transaction
+        )
+        self.code: str | None = reported.code
+        self.line = statement.line if statement is not None else None
+        if statement is not None and reported.position:
+            offset = reported.position - 1 - sent_at
+            self.line = statement.line + statement.sql.count("\n", 0, offset)
+        self.message = (
+            mask_secrets(message, connection.settings_dict) if message else reported.lines()
+        )
         super().__init__(self.message)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 class Vendor(ABC):

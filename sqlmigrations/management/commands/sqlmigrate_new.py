@@ -12,7 +12,7 @@ from sqlmigrations import conf
 from sqlmigrations.database import one_line
 from sqlmigrations.errors import SqlMigrationsError, UsageError
 from sqlmigrations.executor import Executor
-from sqlmigrations.files import load_migrations
+from sqlmigrations.files import MAX_VERSION, directory_key, load_migrations
 
 from ._base import SqlMigrationsCommand
 
@@ -51,11 +51,21 @@ class Command(SqlMigrationsCommand):
             )
         dirs = conf.migration_dirs(alias)
         directory = options["dir"] or dirs[-1]
-        if directory not in dirs:
+        if directory_key(directory) not in {directory_key(d) for d in dirs}:
             raise UsageError(f"{directory} is not one of the migration directories of '{alias}'")
         # Reading the whole set also validates it: never number after a broken set.
         existing = load_migrations(dirs, connections[alias].vendor)
-        version = max([m.version for m in existing] + self.applied_versions(alias), default=0) + 1
+        highest = max([m.version for m in existing] + self.applied_versions(alias), default=0)
+        if highest >= MAX_VERSION:
+            owner = next(
+                (m.label for m in existing if m.version == highest),
+                f"migration {highest}, applied on the database,",
+            )
+            raise UsageError(
+                f"cannot number a new migration: {owner} already has the largest version "
+                f"a migration can have ({MAX_VERSION})"
+            )
+        version = highest + 1
         width = max((len(m.label.split("_", 1)[0]) for m in existing), default=DEFAULT_WIDTH)
         label = f"{version:0{width}d}_{name}"
         up, down = directory / f"{label}.up.sql", directory / f"{label}.down.sql"
