@@ -195,14 +195,16 @@ def backup_postgresql(connection: BaseDatabaseWrapper, path: Path) -> None:
             "pg_dump was not found on PATH, so no backup could be written and nothing was "
             "run; install PostgreSQL's client tools, or pass --no-backup"
         )
-    conninfo, password, role = pg_dump_connection(connection)
+    from psycopg.conninfo import make_conninfo
+
+    options, password, role = pg_dump_connection(connection)
     env = dict(os.environ)
     if password:
         env["PGPASSWORD"] = password  # the environment is private to the user; argv is not
-    if "connect_timeout=" not in conninfo:
+    if "connect_timeout" not in options:
         env.setdefault("PGCONNECT_TIMEOUT", str(DEFAULT_CONNECT_TIMEOUT))
     command = [pg_dump, "--format=custom", "--no-password", "--file", str(path)]
-    command += ["--dbname", conninfo]
+    command += ["--dbname", make_conninfo("", **options)]
     if role:
         command.append(f"--role={role}")
     lock_timeout = backup_lock_timeout()
@@ -229,10 +231,11 @@ def backup_postgresql(connection: BaseDatabaseWrapper, path: Path) -> None:
         raise BackupFailed(mask_secrets(mask_secrets(message, secrets), connection.settings_dict))
 
 
-def pg_dump_connection(connection: BaseDatabaseWrapper) -> tuple[str, str | None, str | None]:
-    """The runner's connection as a libpq conninfo for ``--dbname``, with the password
-    and ``assume_role`` (a Django option, applied as SET ROLE) apart."""
-    from psycopg.conninfo import make_conninfo
+def pg_dump_connection(
+    connection: BaseDatabaseWrapper,
+) -> tuple[dict[str, str], str | None, str | None]:
+    """The runner's libpq connection options, with the password and ``assume_role``
+    (a Django option, applied as SET ROLE) apart."""
     from psycopg.pq import Conninfo
 
     # What Django hands psycopg, which passes every libpq keyword on to libpq.
@@ -253,7 +256,7 @@ def pg_dump_connection(connection: BaseDatabaseWrapper) -> tuple[str, str | None
             "pass --no-backup and back up by other means"
         )
     role = connection.settings_dict["OPTIONS"].get("assume_role")
-    return make_conninfo("", **options), (str(password) if password else None), role
+    return options, (str(password) if password else None), role
 
 
 def _pg_dump_failure(

@@ -587,3 +587,44 @@ def test_a_backup_directory_with_spaces(with_data: TargetDatabase, tmp_path: Pat
     assert f"Backup written to {backup}" in result.out
     # Backups hold every row of the database: only their owner may read them.
     assert backup.stat().st_mode & 0o077 == 0
+
+
+def test_a_secret_with_no_safe_way_to_pg_dump_is_refused(
+    postgres: TargetDatabase, migrations: MigrationFiles, backups_in_tmp: Path
+) -> None:
+    # libpq has no environment variable for sslpassword: on pg_dump's command line
+    # every local user would see it. (Unused here: the connection is not SSL.)
+    migrations.table(1, "a")
+    assert postgres.run("sqlmigrate_up").code == 0
+    _unregister_alias("target")
+    url = f"{postgres.url}?sslmode=disable&sslpassword=Zk9-key-secret"
+    _register_alias("target", url)
+
+    result = TargetDatabase("postgresql", "target", url).run("sqlmigrate_down", "--noinput")
+
+    assert result.code == 1, result.output
+    assert_one_line(result.err)
+    assert "pg_dump cannot be given sslpassword" in result.err
+    assert "Zk9-key-secret" not in result.output
+    assert postgres.applied() == [1]
+    assert files_in(backups_in_tmp) == []
+
+
+@pytest.mark.parametrize("value", ["soon", float("inf"), -1])
+def test_a_bad_backup_lock_timeout_is_refused(
+    postgres: TargetDatabase,
+    migrations: MigrationFiles,
+    backups_in_tmp: Path,
+    settings: Any,
+    value: Any,
+) -> None:
+    migrations.table(1, "a")
+    assert postgres.run("sqlmigrate_up").code == 0
+    settings.SQLMIGRATIONS_BACKUP_LOCK_TIMEOUT = value
+
+    result = postgres.run("sqlmigrate_down", "--noinput")
+
+    assert result.code == 2, result.output
+    assert "SQLMIGRATIONS_BACKUP_LOCK_TIMEOUT must be a number of seconds" in result.err
+    assert postgres.applied() == [1]
+    assert files_in(backups_in_tmp) == []
