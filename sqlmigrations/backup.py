@@ -78,6 +78,10 @@ def write_backup(connection: BaseDatabaseWrapper, directory: Path, reason: str) 
             ) from exc
     except KeyboardInterrupt:
         _remove_partial(partial)
+        if target.exists():  # interrupted just after the rename: the backup is whole
+            raise BackupInterrupted(
+                f"interrupted just after the backup {target} was written; nothing was run"
+            ) from None
         raise BackupInterrupted(
             "interrupted during the backup; nothing was run, and the incomplete backup "
             "file was removed"
@@ -225,6 +229,10 @@ def backup_postgresql(connection: BaseDatabaseWrapper, path: Path) -> None:
         if process.poll() is None:  # interrupted: pg_dump must not outlive the run
             process.kill()
             process.wait()
+    if process.returncode == -signal.SIGINT:
+        # Ctrl-C in a terminal reaches pg_dump too, and it may end before Python
+        # raises KeyboardInterrupt here: the same interruption.
+        raise KeyboardInterrupt
     if process.returncode != 0:
         message = _pg_dump_failure(connection, process.returncode, stderr, lock_timeout)
         secrets = {"PASSWORD": password or ""}

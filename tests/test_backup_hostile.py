@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.db import connections
 
 from tests.conftest import (
     POSTGRES_URL,
@@ -392,6 +393,7 @@ def start_down(database: TargetDatabase, migrations: MigrationFiles) -> subproce
         [sys.executable, "manage.py", "sqlmigrate_down", "--noinput", "--no-color"],
         cwd=REPO,
         env=runner_env(database, migrations),
+        start_new_session=True,  # its own process group, as a command run in a terminal
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -420,9 +422,11 @@ def is_running(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("target", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("to_group", [False, True], ids=["runner", "terminal"])
 def test_ctrl_c_while_pg_dump_runs(
-    with_data: TargetDatabase, migrations: MigrationFiles, locked_accounts: Any
+    with_data: TargetDatabase, migrations: MigrationFiles, locked_accounts: Any, to_group: bool
 ) -> None:
+    # "terminal": Ctrl-C in a terminal signals the whole process group, pg_dump too.
     backups = migrations.path.parent / "backups"  # tests.subprocess_settings puts them there
     proc = start_down(with_data, migrations)
     try:
@@ -432,7 +436,10 @@ def test_ctrl_c_while_pg_dump_runs(
         assert partial.endswith(".partial")
         pg_dumps = children_of(proc.pid)
         assert pg_dumps
-        proc.send_signal(signal.SIGINT)
+        if to_group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
@@ -628,3 +635,42 @@ def test_a_bad_backup_lock_timeout_is_refused(
     assert "SQLMIGRATIONS_BACKUP_LOCK_TIMEOUT must be a number of seconds" in result.err
     assert postgres.applied() == [1]
     assert files_in(backups_in_tmp) == []
+
+
+def test_a_connection_through_a_service_file(
+    postgres: TargetDatabase,
+    migrations: MigrationFiles,
+    backups_in_tmp: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Django accepts OPTIONS["service"] with no NAME; a pg_dump given only the empty
+    # NAME would back up whatever database libpq defaults to.
+    migrations.table(1, "only_here")
+    assert postgres.run("sqlmigrate_up").code == 0
+    service_file = tmp_path / "pg_service.conf"
+    service_file.write_text(
+        f"[sqlm_backup_test]\nhost={UPSTREAM[0]}\nport={UPSTREAM[1]}\n"
+        f"dbname={postgres.name}\nuser=postgres\n"
+    )
+    monkeypatch.setenv("PGSERVICEFILE", str(service_file))
+    _unregister_alias("target")
+    connections.settings["target"] = connections.configure_settings(
+        {
+            "default": {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": "",
+                "OPTIONS": {"service": "sqlm_backup_test"},
+            }
+        }
+    )["default"]
+
+    result = TargetDatabase("postgresql", "target", postgres.url).run(
+        "sqlmigrate_down", "--noinput"
+    )
+
+    assert result.code == 0, result.output
+    [backup] = backups_in_tmp.iterdir()
+    assert backup.name.startswith("sqlm_backup_test-")
+    listing = subprocess.run(["pg_restore", "--list", str(backup)], capture_output=True, text=True)
+    assert "TABLE DATA public only_here" in listing.stdout
