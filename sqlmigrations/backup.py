@@ -57,13 +57,13 @@ def write_backup(connection: BaseDatabaseWrapper, directory: Path, reason: str) 
     target = directory / f"{name}-{stamp}-before-{reason}{SUFFIXES[connection.vendor]}"
     partial = target.with_name(target.name + ".partial")
     try:
-        try:
-            # Created here, private from the start: pg_dump and SQLite keep the mode.
-            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except OSError as exc:
-            raise BackupFailed(
-                f"cannot write a backup in {directory}: {exc.strerror}; nothing was run"
-            ) from exc
+        # Created here, private from the start: pg_dump and SQLite keep the mode.
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise BackupFailed(
+            f"cannot write a backup in {directory}: {exc.strerror}; nothing was run"
+        ) from exc
+    try:
         if connection.vendor == "sqlite":
             backup_sqlite(connection, partial)
         else:
