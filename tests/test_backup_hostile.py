@@ -185,10 +185,12 @@ def proxied(postgres: TargetDatabase, migrations: MigrationFiles) -> Iterator[An
     assert postgres.run("sqlmigrate_up").code == 0
     proxies: list[PasswordProxy] = []
 
-    def through_proxy(query: str, **kwargs: Any) -> tuple[TargetDatabase, PasswordProxy]:
+    def through_proxy(
+        query: str, *, userinfo: str = "postgres", **kwargs: Any
+    ) -> tuple[TargetDatabase, PasswordProxy]:
         proxy = PasswordProxy(PASSWORD, **kwargs)
         proxies.append(proxy)
-        url = f"postgres://postgres@127.0.0.1:{proxy.port}/{postgres.name}?{query}"
+        url = f"postgres://{userinfo}@127.0.0.1:{proxy.port}/{postgres.name}?{query}"
         _unregister_alias("target")  # drop the connection made to the server directly
         _register_alias("target", url)
         return TargetDatabase("postgresql", "target", url), proxy
@@ -213,13 +215,18 @@ def runner_env(database: TargetDatabase, migrations: MigrationFiles) -> dict[str
 # 1. pg_dump connects exactly as the runner does
 
 
+@pytest.mark.parametrize("password_in", ["query", "userinfo"])
 def test_pg_dump_gets_every_connection_option_and_the_password_from_the_url(
-    proxied: Any, postgres: TargetDatabase, backups_in_tmp: Path
+    proxied: Any, postgres: TargetDatabase, backups_in_tmp: Path, password_in: str
 ) -> None:
-    database, proxy = proxied(
-        f"password={PASSWORD}&sslmode=disable&application_name=sqlm-backup-check"
-        "&options=-c%20work_mem%3D5MB&connect_timeout=7"
-    )
+    # dj-database-url puts a query-string password in OPTIONS, a user:password@ one
+    # in PASSWORD: the runner uses either, and so must pg_dump.
+    query = "sslmode=disable&application_name=sqlm-backup-check"
+    query += "&options=-c%20work_mem%3D5MB&connect_timeout=7"
+    if password_in == "query":
+        database, proxy = proxied(f"password={PASSWORD}&{query}")
+    else:
+        database, proxy = proxied(query, userinfo=f"postgres:{PASSWORD}")
 
     result = database.run("sqlmigrate_down", "--noinput")
 
