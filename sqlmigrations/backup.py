@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -30,7 +30,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from sqlmigrations.database import is_in_memory, one_line
 from sqlmigrations.errors import BackupFailed, ConfigurationError, SqlMigrationsError, mask_secrets
 
-SUFFIXES = {"postgresql": ".dump", "sqlite": ".sqlite3"}
+if TYPE_CHECKING:
+    from sqlmigrations.vendors.base import Vendor
+
 # How long pg_dump waits for a table lock held by someone else, by default.
 DEFAULT_LOCK_TIMEOUT = 60.0
 # pg_dump's connect timeout when neither the connection nor PGCONNECT_TIMEOUT sets one.
@@ -45,7 +47,9 @@ class BackupInterrupted(SqlMigrationsError):
     exit_code = 130
 
 
-def write_backup(connection: BaseDatabaseWrapper, directory: Path, reason: str) -> Path:
+def write_backup(vendor: Vendor, directory: Path, reason: str) -> Path:
+    """Write ``vendor``'s database to a new file in ``directory``, whole or not at all."""
+    connection = vendor.connection
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -54,7 +58,7 @@ def write_backup(connection: BaseDatabaseWrapper, directory: Path, reason: str) 
             f"cannot create backup directory {directory}: {exc.strerror}; nothing was run"
         ) from exc
     name = re.sub(r"[^\w.-]+", "_", _database_name(connection)) or "database"
-    target = directory / f"{name}-{stamp}-before-{reason}{SUFFIXES[connection.vendor]}"
+    target = directory / f"{name}-{stamp}-before-{reason}{vendor.backup_suffix}"
     partial = target.with_name(target.name + ".partial")
     try:
         # Created here, private from the start: pg_dump and SQLite keep the mode.
@@ -64,10 +68,7 @@ def write_backup(connection: BaseDatabaseWrapper, directory: Path, reason: str) 
             f"cannot write a backup in {directory}: {exc.strerror}; nothing was run"
         ) from exc
     try:
-        if connection.vendor == "sqlite":
-            backup_sqlite(connection, partial)
-        else:
-            backup_postgresql(connection, partial)
+        vendor.backup(partial)
         try:
             _fsync(partial)
             partial.rename(target)

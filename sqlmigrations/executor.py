@@ -246,7 +246,7 @@ class Executor:
 
     def _backup(self, plan: list[Step], directory: Path | None, reason: str) -> None:
         if plan and directory is not None:
-            path = write_backup(self.connection, directory, reason)
+            path = write_backup(self.database, directory, reason)
             self.progress(Progress("backup", message=str(path)))
 
     def _lock(self) -> AbstractContextManager[None]:

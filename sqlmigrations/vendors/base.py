@@ -75,6 +75,7 @@ class Vendor(ABC):
     """One database vendor, bound to one Django connection."""
 
     name: ClassVar[str]  # as Django names it: connection.vendor
+    backup_suffix: ClassVar[str]  # the backup file's extension, e.g. ".dump"
 
     def __init__(self, connection: BaseDatabaseWrapper):
         self.connection = connection
@@ -149,5 +150,7 @@ class Vendor(ABC):
     # Backups -----------------------------------------------------------------
 
     @abstractmethod
-    def backup(self, directory: Path, stamp: str, reason: str) -> Path:
-        """Write a restorable copy of the database into ``directory``; BackupFailed on error."""
+    def backup(self, path: Path) -> None:
+        """Write a restorable copy of the database to ``path``; BackupFailed on error.
+
+        backup.write_backup gives a temporary name and renames it when this returns."""

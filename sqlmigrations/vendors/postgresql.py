@@ -36,6 +36,7 @@ _TRANSACTION_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "P
 
 class PostgreSQL(Vendor):
     name = "postgresql"
+    backup_suffix = ".dump"
 
     def split(self, text: str) -> list[Statement]:
         return _split_postgresql(text)
@@ -85,10 +86,10 @@ class PostgreSQL(Vendor):
             # have committed the whole message, or none of it.
             raise StatementFailed(None, exc, self.connection, outcome_unknown=True) from exc
 
-    def backup(self, directory: Path, stamp: str, reason: str) -> Path:
-        from sqlmigrations.backup import _backup_postgresql
+    def backup(self, path: Path) -> None:
+        from sqlmigrations.backup import backup_postgresql
 
-        return _backup_postgresql(self.connection, directory, stamp, reason)
+        backup_postgresql(self.connection, path)
 
 
 @contextmanager

@@ -43,6 +43,7 @@ _TRANSACTION = re.compile(
 
 class SQLite(Vendor):
     name = "sqlite"
+    backup_suffix = ".sqlite3"
 
     def split(self, text: str) -> list[Statement]:
         return _split_sqlite(text)
@@ -139,10 +140,10 @@ class SQLite(Vendor):
 
     # Backups -----------------------------------------------------------------
 
-    def backup(self, directory: Path, stamp: str, reason: str) -> Path:
-        from sqlmigrations.backup import _backup_sqlite
+    def backup(self, path: Path) -> None:
+        from sqlmigrations.backup import backup_sqlite
 
-        return _backup_sqlite(self.connection, directory, stamp, reason)
+        backup_sqlite(self.connection, path)
 
 
 def lock_path(connection: SQLiteDatabaseWrapper) -> Path:
