@@ -13,6 +13,7 @@ import pty
 import select
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -564,3 +565,104 @@ def test_a_database_backend_that_cannot_load_is_exit_2(migrations: MigrationFile
     assert message.startswith("database 'mysql' cannot be used: "), message
     assert "\n" not in message
     assert SECRET not in message
+
+
+# ---------------------------------------------------------------------------
+# Ctrl-C while connecting to a server that never answers
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never says a word."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("sqlmigrate_status", "interrupted; status only reads, nothing was changed."),
+        ("sqlmigrate_up", "interrupted before any migration ran; nothing was changed."),
+    ],
+)
+def test_ctrl_c_while_connecting_exits_130_with_one_line(
+    migrations: MigrationFiles, silent_server: int, command: str, message: str
+) -> None:
+    migrations.table(1, "a")
+    url = f"postgres://user:{SECRET}@127.0.0.1:{silent_server}/app"
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", command],
+        cwd=REPO,
+        env=command_env(url, migrations),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)  # started, and connecting
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, out + err
+    assert error_lines(err) == [f"CommandError: {message}"]
+    assert SECRET not in out + err
+
+
+# ---------------------------------------------------------------------------
+# No second copy of the error from Python's logging fallback
+
+
+def test_a_failing_migration_prints_no_log_line_before_its_error(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.pair("002_bad", "SELECT no_such_column FROM a;\n", "SELECT 1;\n")
+
+    result = manage("sqlmigrate_up", database_url=target.url, migrations_dir=migrations.path)
+
+    assert result.code == 1
+    assert result.err.startswith("CommandError: 002_bad.up.sql:1: "), result.err
+    assert target.applied() == [1]
+
+
+def test_repair_says_each_change_once(target: TargetDatabase, migrations: MigrationFiles) -> None:
+    migrations.table(1, "a")
+    assert target.run("sqlmigrate_up").code == 0
+    migrations.write("001_create_a.up.sql", "CREATE TABLE a (id integer PRIMARY KEY);\n-- x\n")
+
+    result = manage("sqlmigrate_repair", database_url=target.url, migrations_dir=migrations.path)
+
+    assert result.code == 0, result.output
+    assert result.out.startswith("  Accepted the new content of 001_create_a")
+    assert result.err == ""
+
+
+# ---------------------------------------------------------------------------
+# sqlmigrate_new
+
+
+def test_new_refuses_a_version_beyond_the_history_column(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(2**63 - 1, "last")
+
+    result = target.run("sqlmigrate_new", "one more")
+
+    assert result.code == 2, result.output
+    assert error_lines(result.err) == [
+        "the next version, 9223372036854775808, would not fit the history's version "
+        "column (at most 9223372036854775807); no file was created"
+    ]
+    assert len(list(migrations.path.iterdir())) == 2
+
+
+def test_new_on_an_unknown_database_is_one_line_and_exit_2(migrations: MigrationFiles) -> None:
+    result = manage("sqlmigrate_new", "x", "--database", "reports", migrations_dir=migrations.path)
+
+    assert result.code == 2, result.output
+    assert error_lines(result.err) == [
+        "CommandError: unknown database alias 'reports' (configured: default)"
+    ]
+    assert list(migrations.path.iterdir()) == []
