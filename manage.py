@@ -21,18 +21,22 @@ def main() -> None:
 
             # Settings that failed to load (a bad DATABASE_URL) are bad input, exit 2,
             # said in one line; any other such error keeps Django's own report.
-            if settings.configured or wants_traceback(sys.argv):
+            if settings.configured:
                 raise
-            message = " ".join(str(exc).split())
-            sys.stderr.write(f"ImproperlyConfigured: {message}\n")
-            sys.exit(2)
+            fail(f"ImproperlyConfigured: {' '.join(str(exc).split())}", 2)
     except KeyboardInterrupt as exc:
         # A command of sqlmigrations reports its own interruptions; one that gets here
         # came before any command started, unless it came from another command.
-        if command_started(exc) or wants_traceback(sys.argv):
+        if command_started(exc):
             raise
-        sys.stderr.write("Interrupted during start-up; nothing was changed.\n")
-        sys.exit(INTERRUPTED)
+        fail("Interrupted during start-up; nothing was changed.", INTERRUPTED)
+
+
+def fail(line: str, code: int) -> None:
+    if wants_traceback(sys.argv):
+        traceback.print_exc()
+    sys.stderr.write(f"{line}\n")
+    sys.exit(code)
 
 
 def command_started(exc: BaseException) -> bool:

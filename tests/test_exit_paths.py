@@ -207,11 +207,57 @@ def test_ctrl_c_at_verbosity_3_adds_the_traceback(
     assert err.rstrip().endswith("nothing was changed.")
 
 
+def test_ctrl_c_between_migrations_names_those_applied(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    migrations.table(1, "a")
+    migrations.table(2, "b")
+    # A receiver of migration_applied that takes its time after the first migration.
+    (tmp_path / "slow_receiver_settings.py").write_text(
+        "import time\n"
+        "from tests.subprocess_settings import *  # noqa\n"
+        "from sqlmigrations.signals import migration_applied\n"
+        "def slow(sender, version, **kwargs):\n"
+        "    print('receiver', version, flush=True)\n"
+        "    time.sleep(60)\n"
+        "migration_applied.connect(slow, weak=False)\n"
+    )
+    env = command_env(target.url, migrations)
+    env.update(
+        DJANGO_SETTINGS_MODULE="slow_receiver_settings",
+        PYTHONPATH=f"{tmp_path}{os.pathsep}{REPO}",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "sqlmigrate_up", "--no-color"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = []
+    while not lines or lines[-1] != "receiver 1\n":
+        lines.append(proc.stdout.readline())
+        assert lines[-1], lines
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, out + err
+    assert error_lines(err) == [
+        "CommandError: interrupted between migrations; applied before the interruption: "
+        "001_create_a; nothing more was changed."
+    ]
+    assert target.applied() == [1]
+    assert target.user_tables() == {"a"}
+
+
 # ---------------------------------------------------------------------------
 # Ctrl-C during Django's start-up
 
 
-def test_ctrl_c_during_start_up_exits_130_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("verbosity", ["1", "3"])
+def test_ctrl_c_during_start_up_exits_130_with_one_line(tmp_path: Path, verbosity: str) -> None:
     # Settings that take a while to load, and say when they have started to.
     (tmp_path / "slow_settings.py").write_text(
         "import sys, time\n"
@@ -226,7 +272,7 @@ def test_ctrl_c_during_start_up_exits_130_with_one_line(tmp_path: Path) -> None:
         DB_PATH=str(tmp_path / "db.sqlite3"),
     )
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "sqlmigrate_up"],
+        [sys.executable, "manage.py", "sqlmigrate_up", "-v", verbosity],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -239,7 +285,11 @@ def test_ctrl_c_during_start_up_exits_130_with_one_line(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=30)
 
     assert proc.returncode == 130, out + err
-    assert error_lines(err) == ["Interrupted during start-up; nothing was changed."]
+    assert error_lines(err)[-1] == "Interrupted during start-up; nothing was changed."
+    if verbosity == "3":
+        assert "Traceback" in err
+    else:
+        assert len(error_lines(err)) == 1, err
     assert not (tmp_path / "db.sqlite3").exists()
 
 

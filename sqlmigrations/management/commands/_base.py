@@ -109,7 +109,7 @@ class SqlMigrationsCommand(BaseCommand):
         # What the run has done so far, for the line an interruption ends with.
         self.waiting_for_lock = False
         self.done: list[str] = []
-        self.done_verb = "Applied"
+        self.done_verb = "applied"
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -232,7 +232,7 @@ class SqlMigrationsCommand(BaseCommand):
         self.waiting_for_lock = event == "wait"
         if event in ("apply_success", "unapply_success"):
             self.done.append(str(migration))
-            self.done_verb = "Applied" if event == "apply_success" else "Rolled back"
+            self.done_verb = "applied" if event == "apply_success" else "rolled back"
         if self.verbosity < 1:
             return
         if event == "wait":
