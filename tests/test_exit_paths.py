@@ -601,18 +601,25 @@ def test_settings_django_refuses_at_connection_time_are_exit_2(
     assert SECRET not in message
 
 
-def test_a_database_backend_that_cannot_load_is_exit_2(migrations: MigrationFiles) -> None:
+@pytest.mark.parametrize(
+    "scheme",
+    # Django reports a missing MySQL driver as ImproperlyConfigured, Oracle's as ImportError.
+    ["mysql", "oracle"],
+)
+def test_a_database_backend_that_cannot_load_is_exit_2(
+    migrations: MigrationFiles, scheme: str
+) -> None:
     migrations.table(1, "a")
-    _register_alias("mysql", f"mysql://u:{SECRET}@127.0.0.1/db")
+    _register_alias(scheme, f"{scheme}://u:{SECRET}@127.0.0.1/db")
     try:
         with pytest.raises(CommandError) as raised:
-            call_command("sqlmigrate_status", "--database", "mysql")
+            call_command("sqlmigrate_status", "--database", scheme)
     finally:
-        _unregister_alias("mysql")
+        _unregister_alias(scheme)
 
     assert raised.value.returncode == 2
     message = str(raised.value)
-    assert message.startswith("database 'mysql' cannot be used: "), message
+    assert message.startswith(f"database '{scheme}' cannot be used: "), message
     assert "\n" not in message
     assert SECRET not in message
 

@@ -192,10 +192,10 @@ class SqlMigrationsCommand(BaseCommand):
             self._show_traceback()
             raise CommandError(self._mask(str(exc), alias), returncode=exc.exit_code) from exc
         except ImproperlyConfigured as exc:
-            # Django refuses the database's settings (e.g. no NAME): bad input, nothing ran.
+            # Settings Django refuses where the runner does not catch it itself: bad input.
             self._show_traceback()
             raise CommandError(
-                self._mask(f"database '{alias}' is misconfigured: {one_line(str(exc))}", alias),
+                self._mask(f"improperly configured: {one_line(str(exc))}", alias),
                 returncode=2,
             ) from exc
         except DjangoDatabaseError as exc:
