@@ -191,6 +191,32 @@ def test_ctrl_c_pressed_again_during_clean_up_still_ends_with_one_line(
 
 
 @pytest.mark.postgresql
+def test_ctrl_c_pressed_again_inside_a_migration_keeps_its_message(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "first")
+    migrations.pair(
+        "002_slow", "CREATE TABLE slow (id integer);\nSELECT pg_sleep(30);\n", "DROP TABLE slow;"
+    )
+    proc = start_command(postgres, migrations, "sqlmigrate_up")
+    wait_for_query(postgres, "pg_sleep(30)")
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.002)
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    assert error_lines(err) == [
+        "CommandError: interrupted during 002_slow, which was rolled back. "
+        "Applied before the interruption: 001_create_first."
+    ]
+    assert postgres.applied() == [1]
+    assert postgres.user_tables() == {"first"}
+
+
+@pytest.mark.postgresql
 def test_ctrl_c_at_verbosity_3_adds_the_traceback(
     postgres: TargetDatabase, migrations: MigrationFiles
 ) -> None:
