@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ from sqlmigrations.errors import ConfigurationError
 from sqlmigrations.files import distinct_dirs
 
 DEFAULT_LOCK_TIMEOUT = 60.0
+# No deploy should wait longer than a day for another runner; the bound also keeps the
+# wait within SQLite's busy timeout, a C int of milliseconds (about 24.8 days).
+MAX_LOCK_TIMEOUT = 86400.0
 
 
 def _configured_dirs(alias: str) -> Any:
@@ -43,7 +47,27 @@ def backup_dir() -> Path:
 
 
 def lock_timeout() -> float:
-    return float(getattr(settings, "SQLMIGRATIONS_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+    value = getattr(settings, "SQLMIGRATIONS_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)
+    try:
+        return checked_lock_timeout(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"SQLMIGRATIONS_LOCK_TIMEOUT: {exc}") from None
+
+
+def checked_lock_timeout(value: object) -> float:
+    """Seconds to wait for the runner's lock, from an option or the setting: a finite
+    number from 0 to MAX_LOCK_TIMEOUT, else ValueError saying what is wrong."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if math.isnan(number):
+        raise ValueError(f"'{value}' is not a number of seconds")
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    if number > MAX_LOCK_TIMEOUT:  # inf and 1e400 too
+        raise ValueError(f"must be at most {MAX_LOCK_TIMEOUT:g} (one day)")
+    return number
 
 
 def has_migration_dirs(alias: str) -> bool:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import Error as DjangoDatabaseError
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 from django.utils.connection import ConnectionDoesNotExist
 
-from sqlmigrations.errors import DatabaseUnavailable, UsageError, mask_secrets
+from sqlmigrations.errors import ConfigurationError, DatabaseUnavailable, UsageError, mask_secrets
 
 
 def get_connection(alias: str) -> BaseDatabaseWrapper:
@@ -17,6 +18,14 @@ def get_connection(alias: str) -> BaseDatabaseWrapper:
     except ConnectionDoesNotExist:
         known = ", ".join(connections.settings) or "none"
         raise UsageError(f"unknown database alias '{alias}' (configured: {known})") from None
+    except (ImproperlyConfigured, ImportError) as exc:
+        # Its backend does not load, e.g. the driver is not installed.
+        reason = one_line(str(exc)) or type(exc).__name__
+        raise ConfigurationError(
+            mask_secrets(
+                f"database '{alias}' cannot be used: {reason}", connections.settings.get(alias, {})
+            )
+        ) from exc
     from sqlmigrations.vendors import VENDORS  # they use this module's helpers
 
     if connection.vendor not in VENDORS:
@@ -35,12 +44,21 @@ def describe(connection: BaseDatabaseWrapper) -> str:
     user = f"{settings['USER']}@" if settings.get("USER") else ""
     host = settings.get("HOST") or "localhost"
     port = f":{settings['PORT']}" if settings.get("PORT") else ""
-    return f"{connection.vendor} {user}{host}{port}/{settings['NAME']}"
+    return f"{connection.vendor} {user}{host}{port}/{settings['NAME'] or '(no name)'}"
 
 
 def connect(connection: BaseDatabaseWrapper) -> None:
     try:
         connection.ensure_connection()
+    except ImproperlyConfigured as exc:
+        # Django refuses the settings before trying (no NAME, say): bad input, exit 2.
+        raise ConfigurationError(
+            mask_secrets(
+                f"database '{connection.alias}' ({describe(connection)}) is not configured "
+                f"completely: {one_line(str(exc))}",
+                connection.settings_dict,
+            )
+        ) from exc
     except DjangoDatabaseError as exc:
         reason = one_line(str(exc)) or type(exc).__name__
         raise DatabaseUnavailable(

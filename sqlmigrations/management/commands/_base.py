@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import sys
 import traceback
 from argparse import ArgumentParser, ArgumentTypeError
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import Error as DjangoDatabaseError
 from django.db import connections
 
@@ -15,6 +22,16 @@ from sqlmigrations import conf
 from sqlmigrations.database import describe, one_line
 from sqlmigrations.errors import SqlMigrationsError, mask_secrets
 from sqlmigrations.executor import Executor, Progress, Step
+from sqlmigrations.files import MAX_VERSION
+
+# schema_migrations.version is a signed 64-bit integer: no version can be larger.
+INTERRUPTED = 130
+
+
+class Interrupted(SqlMigrationsError):
+    """Ctrl-C outside a migration, where nothing was being changed."""
+
+    exit_code = INTERRUPTED
 
 
 def positive_int(value: str) -> int:
@@ -34,22 +51,84 @@ def version_number(value: str) -> int:
         raise ArgumentTypeError(f"'{value}' is not a migration version number") from None
     if number < 0:
         raise ArgumentTypeError(f"must be 0 or more, not {number}")
+    if number > MAX_VERSION:
+        raise ArgumentTypeError(f"must be at most {MAX_VERSION}")
     return number
 
 
 def seconds(value: str) -> float:
     try:
-        number = float(value)
-    except ValueError:
-        raise ArgumentTypeError(f"'{value}' is not a number of seconds") from None
-    if number < 0:
-        raise ArgumentTypeError("must be 0 or more")
-    return number
+        return conf.checked_lock_timeout(value)
+    except ValueError as exc:
+        raise ArgumentTypeError(str(exc)) from None
+
+
+class OneLineErrorParser(CommandParser):
+    """argparse prints the whole usage before a bad option's error; one line is enough."""
+
+    def error(self, message: str) -> NoReturn:
+        if self.called_from_command_line:
+            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        raise CommandError(f"Error: {message}", returncode=2)
+
+
+class CtrlC:
+    """The first Ctrl-C raises KeyboardInterrupt as always; later ones are ignored, so
+    that the clean-up the first one started (rollback, releasing the lock, the error
+    line) cannot be cut short by a second traceback."""
+
+    def __init__(self) -> None:
+        self.installed = False
+
+    def install(self) -> None:
+        # A parent that ignores SIGINT (nohup, a shell's background job) keeps it ignored.
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self._on_sigint)
+            self.installed = True
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        self.finish()
+        raise KeyboardInterrupt
+
+    def finish(self) -> None:
+        """From now on Ctrl-C is ignored: there is only clean-up and the report left.
+        SIG_IGN rather than a handler, as Python restores the default one (which kills
+        the process) while it exits."""
+        if self.installed:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class SqlMigrationsCommand(BaseCommand):
     # Like Django's migrate: system checks must not stand between a deploy and its schema.
     requires_system_checks: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ctrl_c = CtrlC()
+        self.verbosity = 1
+        # What the run has done so far, for the line an interruption ends with.
+        self.waiting_for_lock = False
+        self.done: list[str] = []
+        self.done_verb = "applied"
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.__class__ = OneLineErrorParser
+        return parser
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        self.ctrl_c.install()
+        try:
+            super().run_from_argv(argv)
+        except KeyboardInterrupt:
+            # handle() answers its own interruptions: this one came while the options
+            # were read, before anything ran.
+            if "--traceback" in argv:
+                raise
+            self.stderr.write(
+                "CommandError: interrupted before the command started; nothing was changed."
+            )
+            sys.exit(INTERRUPTED)
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
@@ -100,15 +179,41 @@ class SqlMigrationsCommand(BaseCommand):
         self.verbosity = options["verbosity"]
         alias = options["database"]
         try:
-            self.run(**options)
+            try:
+                with quiet_log_fallback():
+                    self.run(**options)
+            finally:
+                self.ctrl_c.finish()
+        except KeyboardInterrupt as exc:
+            self._show_traceback()
+            message = self.interrupted_message(exc)
+            raise CommandError(message, returncode=INTERRUPTED) from exc
         except SqlMigrationsError as exc:
             self._show_traceback()
             raise CommandError(self._mask(str(exc), alias), returncode=exc.exit_code) from exc
+        except ImproperlyConfigured as exc:
+            # Settings Django refuses where the runner does not catch it itself: bad input.
+            self._show_traceback()
+            raise CommandError(
+                self._mask(f"improperly configured: {one_line(str(exc))}", alias),
+                returncode=2,
+            ) from exc
         except DjangoDatabaseError as exc:
             self._show_traceback()
             raise CommandError(
                 self._mask(f"database error: {one_line(str(exc))}", alias), returncode=1
             ) from exc
+
+    def interrupted_message(self, exc: KeyboardInterrupt) -> str:
+        """What Ctrl-C outside a migration stopped (inside one, the executor says)."""
+        if self.done:
+            return (
+                f"interrupted between migrations; {self.done_verb} before the interruption: "
+                f"{', '.join(self.done)}; nothing more was changed."
+            )
+        if self.waiting_for_lock or waited_for_sqlite_lock(exc):
+            return "interrupted while waiting for the migration lock; nothing was changed."
+        return "interrupted before any migration ran; nothing was changed."
 
     def run(self, **options: Any) -> None:
         raise NotImplementedError
@@ -123,9 +228,13 @@ class SqlMigrationsCommand(BaseCommand):
 
     def report(self, progress: Progress) -> None:
         """Print executor progress the way Django's migrate does."""
+        event, migration = progress.event, progress.migration
+        self.waiting_for_lock = event == "wait"
+        if event in ("apply_success", "unapply_success"):
+            self.done.append(str(migration))
+            self.done_verb = "applied" if event == "apply_success" else "rolled back"
         if self.verbosity < 1:
             return
-        event, migration = progress.event, progress.migration
         if event == "wait":
             self.stdout.write(progress.message)
         elif event == "backup":
@@ -159,3 +268,31 @@ class SqlMigrationsCommand(BaseCommand):
                 self.stdout.write("")
                 self.stdout.write(self.style.MIGRATE_LABEL(f"-- {step.sql_file.path.name}"))
                 self.stdout.write(step.sql_file.text.rstrip("\n"))
+
+
+@contextmanager
+def quiet_log_fallback() -> Iterator[None]:
+    """With no logging configured, Python's last-resort handler would repeat each
+    warning and error of the sqlmigrations logger on stderr, before the command's own
+    line; the command says it all, so that echo is muted while it runs."""
+    logger = logging.getLogger("sqlmigrations")
+    if logger.hasHandlers():
+        yield
+        return
+    null = logging.NullHandler()
+    logger.addHandler(null)
+    try:
+        yield
+    finally:
+        logger.removeHandler(null)
+
+
+def waited_for_sqlite_lock(exc: BaseException) -> bool:
+    """SQLite waits for a write lock inside the library, where Ctrl-C is only seen once
+    the wait ends, as "database is locked": the interruption then follows that error."""
+    context = exc.__context__
+    while context is not None:
+        if "database is locked" in str(context):
+            return True
+        context = context.__context__
+    return False

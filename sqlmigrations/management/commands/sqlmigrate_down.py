@@ -8,7 +8,7 @@ from sqlmigrations.database import describe
 from sqlmigrations.errors import UsageError
 from sqlmigrations.executor import Executor, Step
 
-from ._base import SqlMigrationsCommand, positive_int, version_number
+from ._base import Interrupted, SqlMigrationsCommand, positive_int, version_number
 
 
 class Command(SqlMigrationsCommand):
@@ -92,6 +92,18 @@ class Command(SqlMigrationsCommand):
             f"This will roll back {labels} on database '{executor.alias}' "
             f"({describe(executor.connection)}) and may destroy data."
         )
-        answer = input("Type 'yes' to continue, or anything else to cancel: ")
+        try:
+            answer = input("Type 'yes' to continue, or anything else to cancel: ")
+        except EOFError:  # Ctrl-D: no answer is not a yes
+            self.stdout.write("")  # the error starts its own line, not after the prompt
+            raise UsageError(
+                "no answer at the confirmation prompt (end of input): rollback cancelled; "
+                "nothing was changed."
+            ) from None
+        except KeyboardInterrupt:
+            self.stdout.write("")
+            raise Interrupted(
+                "interrupted at the confirmation prompt; nothing was changed."
+            ) from None
         if answer.strip().lower() != "yes":
             raise UsageError("rollback cancelled; nothing was changed")

@@ -6,10 +6,10 @@ from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 
 from sqlmigrations import conf
-from sqlmigrations.database import one_line
+from sqlmigrations.database import get_connection, one_line
 from sqlmigrations.errors import SqlMigrationsError, UsageError
 from sqlmigrations.executor import Executor
 from sqlmigrations.files import MAX_VERSION, directory_key, load_migrations
@@ -54,7 +54,7 @@ class Command(SqlMigrationsCommand):
         if directory_key(directory) not in {directory_key(d) for d in dirs}:
             raise UsageError(f"{directory} is not one of the migration directories of '{alias}'")
         # Reading the whole set also validates it: never number after a broken set.
-        existing = load_migrations(dirs, connections[alias].vendor)
+        existing = load_migrations(dirs, get_connection(alias).vendor)
         highest = max([m.version for m in existing] + self.applied_versions(alias), default=0)
         if highest >= MAX_VERSION:
             owner = next(
@@ -70,11 +70,18 @@ class Command(SqlMigrationsCommand):
         label = f"{version:0{width}d}_{name}"
         up, down = directory / f"{label}.up.sql", directory / f"{label}.down.sql"
         description = " ".join(options["description"].split())
-        up.write_text(f"-- {label}: {description}\n\n", encoding="utf-8")
-        down.write_text(f"-- {label}: undo {description}\n\n", encoding="utf-8")
+        write_pair(
+            {
+                up: f"-- {label}: {description}\n\n",
+                down: f"-- {label}: undo {description}\n\n",
+            }
+        )
         if self.verbosity >= 1:
             self.stdout.write(f"Created {up}")
             self.stdout.write(f"Created {down}")
+
+    def interrupted_message(self, exc: KeyboardInterrupt) -> str:
+        return "interrupted; no migration file was created."
 
     def applied_versions(self, alias: str) -> list[int]:
         """Versions applied on the database, if it can be read: a version applied from
@@ -85,3 +92,21 @@ class Command(SqlMigrationsCommand):
             if self.verbosity >= 2:
                 self.stdout.write(f"Numbering from the files alone: {one_line(str(exc))}")
             return []
+
+
+def write_pair(files: dict[Path, str]) -> None:
+    """Both files or neither: an up file alone would make the whole set invalid."""
+    created: list[Path] = []
+    try:
+        for path, text in files.items():
+            with path.open("x", encoding="utf-8") as file:  # never overwrite a file
+                created.append(path)
+                file.write(text)
+    except BaseException as exc:  # Ctrl-C too
+        for path in created:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UsageError(
+                f"cannot write {exc.filename}: {exc.strerror}; no file was created"
+            ) from exc
+        raise

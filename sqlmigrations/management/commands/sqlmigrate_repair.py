@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlmigrations.executor import Executor
 
-from ._base import SqlMigrationsCommand
+from ._base import SqlMigrationsCommand, waited_for_sqlite_lock
 
 
 class Command(SqlMigrationsCommand):
@@ -25,7 +25,9 @@ class Command(SqlMigrationsCommand):
         self.add_lock_timeout(parser)
 
     def run(self, **options: Any) -> None:
-        executor = Executor(options["database"], lock_timeout=options["lock_timeout"])
+        executor = Executor(
+            options["database"], progress=self.report, lock_timeout=options["lock_timeout"]
+        )
         changes = executor.repair(dry_run=options["dry_run"])
         if self.verbosity < 1:
             return
@@ -38,3 +40,12 @@ class Command(SqlMigrationsCommand):
             )
         for change in changes:
             self.stdout.write(f"  {change}")
+
+    def interrupted_message(self, exc: KeyboardInterrupt) -> str:
+        if self.waiting_for_lock or waited_for_sqlite_lock(exc):
+            return super().interrupted_message(exc)
+        # Each change is its own statement: some may be made, the rest are left to do.
+        return (
+            "interrupted while repairing; run sqlmigrate_repair --dry-run to see what "
+            "is left to repair."
+        )

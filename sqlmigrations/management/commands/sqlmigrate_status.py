@@ -45,6 +45,9 @@ class Command(SqlMigrationsCommand):
                     f"check failed: {pending} pending, {problems} with problems", returncode=1
                 )
 
+    def interrupted_message(self, exc: KeyboardInterrupt) -> str:
+        return "interrupted; status only reads, nothing was changed."
+
     def print_table(self, executor: Executor, states: list[MigrationState]) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"Database: {describe(executor.connection)}"))
         if not states:
