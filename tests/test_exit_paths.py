@@ -8,13 +8,13 @@ that cannot work exits 2 before anything is created. Signals and terminals are r
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,7 +28,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sqlmigrations.lock import ADVISORY_LOCK_KEY
+from sqlmigrations.vendors.postgresql import ADVISORY_LOCK_KEY
 from tests.conftest import (
     REPO,
     MigrationFiles,
@@ -86,28 +86,31 @@ def lock_held(target: TargetDatabase) -> Iterator[None]:
             yield
         return
     assert target.path is not None
-    holder = sqlite3.connect(target.path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+    # Another runner's run lock: an exclusive flock on the file beside the database.
+    with open(f"{target.path}.sqlmigrations-lock", "a+") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        holder.write("pid 1 on another host, since 2026-01-01 00:00:00 UTC")
+        holder.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(holder, fcntl.LOCK_UN)
 
 
 def wait_until_waiting(target: TargetDatabase, proc: subprocess.Popen[str]) -> None:
     """Until the runner waits for the lock: on PostgreSQL its polling query shows in
-    pg_stat_activity; on SQLite it waits inside the library, once it has the file open."""
+    pg_stat_activity; on SQLite it has the lock file open."""
     if target.vendor == "postgresql":
         wait_for_query(target, "pg_try_advisory_lock")
+        time.sleep(0.5)  # past the first try, which prints who holds the lock
         return
     deadline = time.monotonic() + 30
     fds = Path(f"/proc/{proc.pid}/fd")
-    while not any(os.path.realpath(fd) == str(target.path) for fd in fds.iterdir()):
+    lock_file = f"{target.path}.sqlmigrations-lock"
+    while not any(os.path.realpath(fd) == lock_file for fd in fds.iterdir()):
         assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the runner never opened the database file"
+        assert time.monotonic() < deadline, "the runner never opened the lock file"
         time.sleep(0.05)
-    time.sleep(0.5)  # from opening the file to waiting on its lock
 
 
 @pytest.fixture
@@ -134,15 +137,6 @@ def test_ctrl_c_while_waiting_for_the_lock_exits_130_with_one_line(
     request: pytest.FixtureRequest,
 ) -> None:
     target = one_applied_one_pending
-    if target.vendor == "sqlite" and command[0] != "sqlmigrate_repair":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="SQLite waits for its write lock inside the migration's own "
-                "transaction until the run-wide SQLite lock (issue 10, item 3) lands, so "
-                "the executor reports 'interrupted during <the next migration>'",
-            )
-        )
     if command[0] == "sqlmigrate_repair":  # something for it to repair
         migrations.write("001_create_a.up.sql", "CREATE TABLE a (id integer PRIMARY KEY);\n-- x\n")
     history = target.query("SELECT version, checksum FROM schema_migrations")
@@ -157,11 +151,10 @@ def test_ctrl_c_while_waiting_for_the_lock_exits_130_with_one_line(
     [line] = error_lines(err)
     assert line.startswith("CommandError: interrupted "), line
     assert line.endswith("nothing was changed."), line
-    if target.vendor == "postgresql":
-        assert "Waiting for the migration lock held by pid" in out
-        assert line == (
-            "CommandError: interrupted while waiting for the migration lock; nothing was changed."
-        )
+    assert "Waiting for the migration lock held by pid" in out
+    assert line == (
+        "CommandError: interrupted while waiting for the migration lock; nothing was changed."
+    )
     assert target.applied() == [1]
     assert target.user_tables() == {"a"}
     assert target.query("SELECT version, checksum FROM schema_migrations") == history
@@ -735,8 +728,8 @@ def test_new_refuses_a_version_beyond_the_history_column(
 
     assert result.code == 2, result.output
     assert error_lines(result.err) == [
-        "the next version, 9223372036854775808, would not fit the history's version "
-        "column (at most 9223372036854775807); no file was created"
+        "cannot number a new migration: 9223372036854775807_create_last already has the "
+        "largest version a migration can have (9223372036854775807)"
     ]
     assert len(list(migrations.path.iterdir())) == 2
 
