@@ -87,7 +87,7 @@ def lock_held(target: TargetDatabase) -> Iterator[None]:
         return
     assert target.path is not None
     # Another runner's run lock: an exclusive flock on the file beside the database.
-    with open(f"{target.path}.sqlmigrations-lock", "a+") as holder:
+    with open(f"{target.path}-sqlmigrations-lock", "a+") as holder:
         fcntl.flock(holder, fcntl.LOCK_EX)
         holder.write("pid 1 on another host, since 2026-01-01 00:00:00 UTC")
         holder.flush()
@@ -106,7 +106,7 @@ def wait_until_waiting(target: TargetDatabase, proc: subprocess.Popen[str]) -> N
         return
     deadline = time.monotonic() + 30
     fds = Path(f"/proc/{proc.pid}/fd")
-    lock_file = f"{target.path}.sqlmigrations-lock"
+    lock_file = f"{target.path}-sqlmigrations-lock"
     while not any(os.path.realpath(fd) == lock_file for fd in fds.iterdir()):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the runner never opened the lock file"

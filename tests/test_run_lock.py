@@ -120,7 +120,7 @@ def _hold_the_run(target: TargetDatabase, migrations: MigrationFiles) -> _Holder
 def _holds_lock(target: TargetDatabase, pid: int) -> bool:
     if target.vendor == "sqlite":
         assert target.path is not None
-        lock_file = f"{target.path}.sqlmigrations-lock"
+        lock_file = f"{target.path}-sqlmigrations-lock"
         return os.path.exists(lock_file) and f"pid {pid} " in open(lock_file).read()
     return bool(
         target.query(

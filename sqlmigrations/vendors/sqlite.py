@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sqlmigrations.recorder import MigrationRecorder
 
 POLL_INTERVAL = 0.1
-LOCK_SUFFIX = ".sqlmigrations-lock"
+LOCK_SUFFIX = "-sqlmigrations-lock"
 # Rows named per table when the foreign-key check fails.
 SHOWN_ROWIDS = 5
 
