@@ -27,8 +27,14 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from sqlmigrations.database import is_in_memory, one_line
-from sqlmigrations.errors import BackupFailed, ConfigurationError, SqlMigrationsError, mask_secrets
+from sqlmigrations.database import is_in_memory
+from sqlmigrations.errors import (
+    BackupFailed,
+    ConfigurationError,
+    SqlMigrationsError,
+    mask_secrets,
+    one_line,
+)
 
 if TYPE_CHECKING:
     from sqlmigrations.vendors.base import Vendor

@@ -9,7 +9,13 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 from django.utils.connection import ConnectionDoesNotExist
 
-from sqlmigrations.errors import ConfigurationError, DatabaseUnavailable, UsageError, mask_secrets
+from sqlmigrations.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    UsageError,
+    mask_secrets,
+    one_line,
+)
 
 
 def get_connection(alias: str) -> BaseDatabaseWrapper:
@@ -73,8 +79,3 @@ def connect(connection: BaseDatabaseWrapper) -> None:
 def is_in_memory(connection: BaseDatabaseWrapper) -> bool:
     """True for an in-memory SQLite database (nothing on disk to find or back up)."""
     return isinstance(connection, SQLiteDatabaseWrapper) and connection.is_in_memory_db()
-
-
-def one_line(text: str) -> str:
-    """Driver messages span lines (hints, context); a terminal error is one line."""
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -154,20 +154,8 @@ class DatabaseMessage:
         return "\n".join([self.text, *(f"  {note}" for note in self.notes)])
 
 
-def database_message(
-    error: BaseException, settings_dict: Mapping[str, Any], *, in_transaction: bool
-) -> DatabaseMessage:
-    """Read the driver's error for a failed migration statement, passwords masked.
-
-    ``in_transaction``: the statement ran in the migration's transaction, so an
-    error saying it cannot run in one gets a hint naming the file directive.
-    """
-    if getattr(error, "sqlstate", None):
-        message = _postgresql_message(error, in_transaction)
-    elif getattr(error, "sqlite_errorname", None):
-        message = _sqlite_message(error, in_transaction)
-    else:
-        message = DatabaseMessage(_one_line(str(error)) or type(error).__name__, None)
+def masked(message: DatabaseMessage, settings_dict: Mapping[str, Any]) -> DatabaseMessage:
+    """The same message with the connection's password hidden wherever it stands."""
     return DatabaseMessage(
         text=mask_secrets(message.text, settings_dict),
         code=message.code,
@@ -176,36 +164,8 @@ def database_message(
     )
 
 
-def _postgresql_message(error: Any, in_transaction: bool) -> DatabaseMessage:
-    """psycopg: the server's primary message, its position, DETAIL and HINT."""
-    diag = error.diag
-    notes = [f"DETAIL: {_one_line(diag.message_detail)}"] if diag.message_detail else []
-    if diag.message_hint:
-        notes.append(f"HINT: {_one_line(diag.message_hint)}")
-    if error.sqlstate == "25001" and in_transaction:  # active_sql_transaction
-        notes.append(f"HINT: {NO_TRANSACTION_HINT}")
-    return DatabaseMessage(
-        text=_one_line(diag.message_primary or "") or _one_line(str(error)),
-        code=f"SQLSTATE {error.sqlstate}",
-        position=int(diag.statement_position) if diag.statement_position else None,
-        notes=tuple(notes),
-    )
-
-
-def _sqlite_message(error: Any, in_transaction: bool) -> DatabaseMessage:
-    """sqlite3: one line and an error name; no detail, hint or position."""
-    text = _one_line(str(error)) or type(error).__name__
-    # "cannot VACUUM from within a transaction", "cannot change into wal mode from
-    # within a transaction": SQLite has no error code of its own for these.
-    notes = (
-        (f"HINT: {NO_TRANSACTION_HINT}",)
-        if in_transaction and "within a transaction" in text
-        else ()
-    )
-    return DatabaseMessage(text=text, code=str(error.sqlite_errorname), notes=notes)
-
-
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """Driver messages span lines (hints, context); a terminal error is one line."""
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 

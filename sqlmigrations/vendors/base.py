@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from sqlmigrations.errors import database_message, mask_secrets
+from sqlmigrations.errors import DatabaseMessage, mask_secrets, masked, one_line
 from sqlmigrations.sql import Statement
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class StatementFailed(Exception):
         self,
         statement: Statement | None,  # None: the failure has no line in the file
         exc: Exception,
-        connection: BaseDatabaseWrapper,
+        vendor: Vendor,
         *,
         in_transaction: bool = True,
         sent_at: int = 0,  # where the statement starts in the query text sent
@@ -57,17 +57,14 @@ class StatementFailed(Exception):
     ):
         self.in_transaction = in_transaction
         self.outcome_unknown = outcome_unknown
-        reported = database_message(
-            exc.__cause__ or exc, connection.settings_dict, in_transaction=in_transaction
-        )
+        settings_dict = vendor.connection.settings_dict
+        reported = masked(vendor.error_message(exc.__cause__ or exc, in_transaction), settings_dict)
         self.code: str | None = reported.code
         self.line = statement.line if statement is not None else None
         if statement is not None and reported.position:
             offset = reported.position - 1 - sent_at
             self.line = statement.line + statement.sql.count("\n", 0, offset)
-        self.message = (
-            mask_secrets(message, connection.settings_dict) if message else reported.lines()
-        )
+        self.message = mask_secrets(message, settings_dict) if message else reported.lines()
         super().__init__(self.message)
 
 
@@ -79,6 +76,16 @@ class Vendor(ABC):
 
     def __init__(self, connection: BaseDatabaseWrapper):
         self.connection = connection
+
+    # Errors ------------------------------------------------------------------
+
+    def error_message(self, error: BaseException, in_transaction: bool) -> DatabaseMessage:
+        """What the driver said about a failed statement, read for the terminal.
+
+        ``in_transaction``: the statement ran in the migration's transaction, so an
+        error saying it cannot run in one may add a hint naming the file directive.
+        """
+        return DatabaseMessage(one_line(str(error)) or type(error).__name__, None)
 
     # Files -------------------------------------------------------------------
 
@@ -123,7 +130,7 @@ class Vendor(ABC):
                     cursor.execute(statement.sql)
                 except DatabaseError as exc:
                     raise StatementFailed(
-                        statement, exc, self.connection, in_transaction=in_transaction
+                        statement, exc, self, in_transaction=in_transaction
                     ) from exc
 
     @contextmanager
@@ -137,7 +144,7 @@ class Vendor(ABC):
         except DatabaseError as exc:
             if self.is_busy(exc):
                 raise  # the wait for another connection, reported as such by run_lock
-            raise StatementFailed(None, exc, self.connection) from exc
+            raise StatementFailed(None, exc, self) from exc
 
     def is_busy(self, exc: DatabaseError) -> bool:
         """True when ``exc`` means another connection held a lock too long."""

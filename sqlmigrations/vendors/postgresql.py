@@ -13,7 +13,7 @@ from django.db import DatabaseError
 from django.db.backends.utils import CursorWrapper
 
 from sqlmigrations.batch import BatchFailed, can_batch, run_batch
-from sqlmigrations.errors import LockTimeout
+from sqlmigrations.errors import NO_TRANSACTION_HINT, DatabaseMessage, LockTimeout, one_line
 from sqlmigrations.sql import Statement, _split_postgresql
 from sqlmigrations.vendors.base import (
     HistoryChange,
@@ -59,6 +59,24 @@ class PostgreSQL(Vendor):
             return first
         return None
 
+    def error_message(self, error: BaseException, in_transaction: bool) -> DatabaseMessage:
+        """psycopg: the server's primary message, its position, DETAIL and HINT."""
+        sqlstate = getattr(error, "sqlstate", None)
+        if not sqlstate:
+            return super().error_message(error, in_transaction)
+        diag = error.diag  # type: ignore[attr-defined]
+        notes = [f"DETAIL: {one_line(diag.message_detail)}"] if diag.message_detail else []
+        if diag.message_hint:
+            notes.append(f"HINT: {one_line(diag.message_hint)}")
+        if sqlstate == "25001" and in_transaction:  # active_sql_transaction
+            notes.append(f"HINT: {NO_TRANSACTION_HINT}")
+        return DatabaseMessage(
+            text=one_line(diag.message_primary or "") or one_line(str(error)),
+            code=f"SQLSTATE {sqlstate}",
+            position=int(diag.statement_position) if diag.statement_position else None,
+            notes=tuple(notes),
+        )
+
     def run_lock(self, timeout: float, on_wait: OnWait | None) -> AbstractContextManager[None]:
         return _advisory_lock(self, timeout, on_wait)
 
@@ -79,12 +97,12 @@ class PostgreSQL(Vendor):
             # constraint), which has no line in the file.
             statement = statements[failed.index] if failed.index < len(statements) else None
             raise StatementFailed(
-                statement, failed.error, self.connection, sent_at=failed.offset
+                statement, failed.error, self, sent_at=failed.offset
             ) from failed.error
         except DatabaseError as exc:
             # The exchange itself broke (the connection was lost): the server may
             # have committed the whole message, or none of it.
-            raise StatementFailed(None, exc, self.connection, outcome_unknown=True) from exc
+            raise StatementFailed(None, exc, self, outcome_unknown=True) from exc
 
     def backup(self, path: Path) -> None:
         from sqlmigrations.backup import backup_postgresql

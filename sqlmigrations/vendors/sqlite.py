@@ -19,7 +19,13 @@ from django.db import DatabaseError, transaction
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 
 from sqlmigrations.database import is_in_memory
-from sqlmigrations.errors import LockTimeout, UsageError
+from sqlmigrations.errors import (
+    NO_TRANSACTION_HINT,
+    DatabaseMessage,
+    LockTimeout,
+    UsageError,
+    one_line,
+)
 from sqlmigrations.sql import Statement, _split_sqlite
 from sqlmigrations.vendors.base import (
     HistoryChange,
@@ -51,6 +57,21 @@ class SQLite(Vendor):
     def transaction_control(self, statement: Statement) -> str | None:
         match = _TRANSACTION.match(statement.sql)
         return match.group(1).upper() if match else None
+
+    def error_message(self, error: BaseException, in_transaction: bool) -> DatabaseMessage:
+        """sqlite3: one line and an error name; no detail, hint or position."""
+        errorname = getattr(error, "sqlite_errorname", None)
+        if not errorname:
+            return super().error_message(error, in_transaction)
+        text = one_line(str(error)) or type(error).__name__
+        # "cannot VACUUM from within a transaction", "cannot change into wal mode from
+        # within a transaction": SQLite has no error code of its own for these.
+        notes = (
+            (f"HINT: {NO_TRANSACTION_HINT}",)
+            if in_transaction and "within a transaction" in text
+            else ()
+        )
+        return DatabaseMessage(text=text, code=str(errorname), notes=notes)
 
     # Locking -----------------------------------------------------------------
 
@@ -136,7 +157,7 @@ class SQLite(Vendor):
                 f"(rowid {shown}{more})"
             )
         message = "foreign key check failed before COMMIT: " + "; ".join(parts)
-        raise StatementFailed(None, DatabaseError(message), self.connection, message=message)
+        raise StatementFailed(None, DatabaseError(message), self, message=message)
 
     # Backups -----------------------------------------------------------------
 

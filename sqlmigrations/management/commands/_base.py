@@ -19,8 +19,8 @@ from django.db import Error as DjangoDatabaseError
 from django.db import connections
 
 from sqlmigrations import conf
-from sqlmigrations.database import describe, one_line
-from sqlmigrations.errors import SqlMigrationsError, mask_secrets
+from sqlmigrations.database import describe
+from sqlmigrations.errors import SqlMigrationsError, mask_secrets, one_line
 from sqlmigrations.executor import Executor, Progress, Step
 from sqlmigrations.files import MAX_VERSION
 

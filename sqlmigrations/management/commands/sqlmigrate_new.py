@@ -9,8 +9,8 @@ from typing import Any
 from django.db import DatabaseError
 
 from sqlmigrations import conf
-from sqlmigrations.database import get_connection, one_line
-from sqlmigrations.errors import SqlMigrationsError, UsageError
+from sqlmigrations.database import get_connection
+from sqlmigrations.errors import SqlMigrationsError, UsageError, one_line
 from sqlmigrations.executor import Executor
 from sqlmigrations.files import MAX_VERSION, directory_key, load_migrations
 
