@@ -58,11 +58,11 @@ def probe(version: int) -> str:
 CATALOG = {
     "schemas": """
         SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace
-        WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1""",
+        WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY 1""",
     "relations": """
         SELECT n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+        WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
         ORDER BY 1, 2""",
     "columns": """
         SELECT table_schema, table_name, column_name, data_type, column_default, is_nullable
