@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -115,16 +115,25 @@ class Vendor(ABC):
     ) -> None:
         """Run a migration and its history change atomically; StatementFailed on error."""
 
+    def run_session(self) -> AbstractContextManager[None]:
+        """Held for a whole run, inside run_lock: each migration starts from the
+        session state the run found (see PostgreSQL)."""
+        return nullcontext()
+
     def execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
         """Statements one after another on Django's cursor."""
         with self.connection.cursor() as cursor:
             for statement in statements:
+                self.before_message()
                 try:
                     cursor.execute(statement.sql)
                 except DatabaseError as exc:
                     raise StatementFailed(
                         statement, exc, self.connection, in_transaction=in_transaction
                     ) from exc
+
+    def before_message(self) -> None:  # noqa: B027 (a hook: most vendors need nothing)
+        """Called before each message of a migration's statements goes to the server."""
 
     @contextmanager
     def history_failures(self) -> Iterator[None]:
