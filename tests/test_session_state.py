@@ -381,6 +381,8 @@ def test_temporary_tables_and_prepared_statements_do_not_outlive_their_migration
 # ---------------------------------------------------------------------------
 # standard_conforming_strings: the boundaries checked are the ones executed
 
+STRINGS = "standard_conforming_strings"
+
 # Read with standard_conforming_strings on (as the splitter reads it), line 2 is
 # one SELECT of two literals and line 3 fails. Read with it off, line 2 is a
 # SELECT, a COMMIT of the migration's first half, and a comment.
@@ -509,6 +511,42 @@ def test_a_no_transaction_file_runs_the_statements_the_splitter_saw(
     assert result.code == 0, result.output
     assert postgres.query("SELECT to_regclass('public.sneaky') IS NULL") == [(True,)]
     assert postgres.query("SELECT v FROM t") == [("x\\y",)]
+
+
+def test_a_function_turning_the_setting_off_midway_cannot_split_the_next_statement(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # Not refused up front (the change is inside a function body): the runner sees
+    # the value the server reports after each statement and turns it back on.
+    migrations.pair(
+        "001_concurrently",
+        "-- sqlmigrate: no-transaction\n"
+        "DO $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); END $$;\n"
+        "SELECT 'a\\', '; CREATE TABLE sneaky (id integer); --';\n",
+        "SELECT 1;\n",
+    )
+
+    result = postgres.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert postgres.query("SELECT to_regclass('public.sneaky') IS NULL") == [(True,)]
+
+
+def test_the_strings_setting_is_put_back_as_found_when_the_run_ends(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    postgres.execute(f'ALTER DATABASE "{postgres.name}" SET standard_conforming_strings = off')
+    migrations.table(1, "widgets")
+    connection = connections[postgres.alias]
+    try:
+        Executor(postgres.alias).up()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setting, source FROM pg_settings WHERE name = %s", [STRINGS])
+            after = cursor.fetchall()
+    finally:
+        connection.close()
+    assert postgres.applied() == [1]
+    assert after == [("off", "database")]
 
 
 def test_inside_a_callers_transaction_each_statement_is_read_as_split(
