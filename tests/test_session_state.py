@@ -336,6 +336,31 @@ def test_the_python_api_gets_its_connection_back_as_it_gave_it(
     assert dict(after) == dict(before)
 
 
+def test_inside_a_callers_repeatable_read_transaction_migrations_run(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # The caller's transaction-level settings are the transaction's, not the
+    # session's: setting them again after its first query would fail.
+    migrations.pair("001_app", "CREATE SCHEMA app;\nSET search_path TO app;\n", "SELECT 1;\n")
+    migrations.table(2, "widgets")
+    connection = connections[postgres.alias]
+    try:
+        with transaction.atomic(using=postgres.alias):
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            applied = Executor(postgres.alias).up()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('search_path')")
+                [(search_path,)] = cursor.fetchall()
+    finally:
+        connection.close()
+    assert [m.version for m in applied] == [1, 2]
+    assert search_path == '"$user", public'
+    assert postgres.query("SELECT schemaname FROM pg_tables WHERE tablename = 'widgets'") == [
+        ("public",)
+    ]
+
+
 def test_a_failed_no_transaction_migration_leaves_no_setting_behind(
     postgres: TargetDatabase, migrations: MigrationFiles
 ) -> None:

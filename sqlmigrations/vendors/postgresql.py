@@ -239,9 +239,11 @@ def _capture(connection: BaseDatabaseWrapper) -> SessionState:
             [STRINGS, STRINGS],
         )
         session_user, role, temp_tables, prepared, strings, strings_source = cursor.fetchone()
+        # transaction_isolation and the like belong to a caller's transaction, and
+        # RESET ALL leaves them alone.
         cursor.execute(
-            "SELECT name, setting FROM pg_catalog.pg_settings "
-            "WHERE source = 'session' AND name <> %s ORDER BY name",
+            "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session' "
+            "AND name <> %s AND left(name, 12) <> 'transaction_' ORDER BY name",
             [STRINGS],
         )
         settings = tuple((name, value) for name, value in cursor.fetchall())
