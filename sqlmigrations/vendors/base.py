@@ -124,8 +124,8 @@ class Vendor(ABC):
         """Statements one after another on Django's cursor."""
         with self.connection.cursor() as cursor:
             for statement in statements:
-                self.before_message()
                 try:
+                    self.before_message()
                     cursor.execute(statement.sql)
                 except DatabaseError as exc:
                     raise StatementFailed(

@@ -106,9 +106,11 @@ class PostgreSQL(Vendor):
             yield
         finally:
             self._session = None
-            # The caller's connection lives on (Python API): its own strings setting back.
-            with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
-                cursor.execute(session.strings_setting)
+            # The caller's connection lives on (Python API): its own strings setting
+            # back, unless the connection is gone (no reconnecting just for that).
+            if self.connection.connection is not None and not self.connection.connection.closed:
+                with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
+                    cursor.execute(session.strings_setting)
 
     def before_message(self) -> None:
         """The server reads a whole message with the strings setting in force when it
@@ -116,7 +118,8 @@ class PostgreSQL(Vendor):
         without asking: a SET goes out only when something turned it off."""
         conn = self.connection.connection
         if conn is not None and conn.pgconn.parameter_status(STRINGS.encode()) != b"on":
-            conn.execute(STRINGS_ON)
+            with self.connection.cursor() as cursor:
+                cursor.execute(STRINGS_ON)
 
     def _restore_statements(self, statements: list[Statement]) -> list[str]:
         if self._session is None or not statements:
@@ -157,8 +160,9 @@ class PostgreSQL(Vendor):
             return
         history = recorder.record_sql(change)
         restore = self._restore_statements(statements)
-        try:
+        with self.history_failures():  # nothing of the migration was sent yet
             self.before_message()
+        try:
             run_batch(self.connection, [*(s.sql for s in statements), *restore, history])
         except BatchFailed as failed:
             # Past the file's statements: restoring the session, its history row,
