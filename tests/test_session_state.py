@@ -464,7 +464,9 @@ CHANGES_STRINGS = [
     "RESET standard_conforming_strings;",
     "SET standard_conforming_strings TO DEFAULT;",
     "SELECT set_config('standard_conforming_strings', 'off', false);",
-    "SELECT pg_catalog.set_config('Standard_Conforming_Strings', 'on', true);",
+    "SELECT pg_catalog.set_config('Standard_Conforming_Strings', 'no', true);",
+    "SELECT set_config('standard_conforming_strings', current_setting('x.y'), false);",
+    "SET standard_conforming_strings = on, off;",
 ]
 
 
@@ -474,7 +476,7 @@ CHANGES_STRINGS = [
     + [(CHANGES_STRINGS[0], True, False), (CHANGES_STRINGS[5], True, True)]
     + [(CHANGES_STRINGS[3], False, True)],
 )
-def test_a_file_that_changes_standard_conforming_strings_is_refused(
+def test_a_file_that_may_turn_standard_conforming_strings_off_is_refused(
     postgres: TargetDatabase,
     migrations: MigrationFiles,
     statement: str,
@@ -494,9 +496,36 @@ def test_a_file_that_changes_standard_conforming_strings_is_refused(
     assert result.code == 2, result.output
     line = 4 if no_transaction else 3
     assert result.err.startswith(f"002_strings.up.sql:{line}: "), result.err
-    assert "standard_conforming_strings" in result.err
+    assert "may turn standard_conforming_strings off" in result.err
     assert postgres.user_tables() == set()  # nothing ran, not even 001
     assert postgres.applied() == []
+
+
+def test_turning_standard_conforming_strings_on_is_fine(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # pg_dump starts its output with it: a schema dump is a common first migration.
+    migrations.pair(
+        "001_dump",
+        "SET standard_conforming_strings = on;\n"
+        "SET standard_conforming_strings TO 'on';\n"
+        "SET LOCAL standard_conforming_strings = true;\n"
+        "SET standard_conforming_strings = 1;\n"
+        "SELECT pg_catalog.set_config('standard_conforming_strings', 'on', false);\n"
+        "SELECT pg_catalog.set_config('search_path', '', false);\n"
+        "CREATE TABLE public.t (v text);\n"
+        "INSERT INTO public.t VALUES ('a\\b');\n",
+        "DROP TABLE public.t;\n",
+    )
+    migrations.table(2, "widgets")
+
+    result = postgres.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert postgres.query("SELECT v FROM t") == [("a\\b",)]
+    assert postgres.query("SELECT schemaname FROM pg_tables WHERE tablename = 'widgets'") == [
+        ("public",)
+    ]
 
 
 def test_standard_conforming_strings_changed_behind_the_splitters_back_is_undone(

@@ -15,7 +15,7 @@ one kind at a time.
 standard_conforming_strings decides where a string literal ends. pglast always
 reads files with it on, and the server reads a whole message with the value in
 force when the message arrives: the runner keeps it on for every message it
-sends, and refuses files that change it.
+sends, and refuses files that would turn it off.
 """
 
 from __future__ import annotations
@@ -84,11 +84,11 @@ class PostgreSQL(Vendor):
         return None
 
     def statement_problem(self, statement: Statement, transactional: bool) -> str | None:
-        if changes_strings(statement):
+        if turns_strings_off(statement):
             return (
-                f"changes {STRINGS}, which decides where the file's later strings end; "
-                "migrations always run with it on, as they are split. Remove it (write "
-                "E'...' for a string with backslash escapes)."
+                f"may turn {STRINGS} off, which decides where the file's later strings "
+                "end; migrations always run with it on, as they are split. Remove it "
+                "(write E'...' for a string with backslash escapes)."
             )
         return super().statement_problem(statement, transactional)
 
@@ -259,41 +259,68 @@ def _capture(connection: BaseDatabaseWrapper) -> SessionState:
     return SessionState(session_user, role, settings, temp_tables, tuple(prepared), strings_setting)
 
 
-def changes_strings(statement: Statement) -> bool:
-    """True if the statement SETs, RESETs or set_config()s standard_conforming_strings.
+def turns_strings_off(statement: Statement) -> bool:
+    """True if the statement may turn standard_conforming_strings off in this session:
+    a SET to anything but on, a RESET (to what the role or database says), or a
+    set_config() of it not plainly to on.
 
     Run statement by statement, the rest of the file would be read otherwise than
-    it was split; in one message, otherwise than psql runs it. ALTER ROLE,
-    DATABASE or FUNCTION ... SET change other sessions and are fine; a change
-    hidden in a function body is undone before the next message (before_message).
+    it was split; in one message, otherwise than psql runs it. pg_dump's own
+    ``SET standard_conforming_strings = on`` is fine. ALTER ROLE, DATABASE or
+    FUNCTION ... SET change other sessions and are fine too; a change hidden in a
+    function body is undone before the next message (before_message).
     """
     if STRINGS not in statement.sql.lower():
         return False
     from pglast import ast
     from pglast import parser as pg_parser
+    from pglast.enums.parsenodes import VariableSetKind
     from pglast.visitors import Visitor
 
     node = pg_parser.parse_sql(statement.sql)[0].stmt
     if isinstance(node, ast.VariableSetStmt):
-        return (node.name or "").lower() == STRINGS
+        if (node.name or "").lower() != STRINGS:
+            return False
+        values = node.args or ()
+        return not (
+            node.kind == VariableSetKind.VAR_SET_VALUE and len(values) == 1 and _is_on(values[0])
+        )
 
     class SetConfigCalls(Visitor):
         found = False
 
         def visit_FuncCall(self, ancestors: object, call: ast.FuncCall) -> None:
             name = call.funcname[-1].sval if call.funcname else None
-            first = call.args[0] if call.args else None
+            args = call.args or ()
             if (
                 name == "set_config"
-                and isinstance(first, ast.A_Const)
-                and isinstance(first.val, ast.String)
-                and (first.val.sval or "").lower() == STRINGS
+                and len(args) == 3
+                and isinstance(args[0], ast.A_Const)
+                and isinstance(args[0].val, ast.String)
+                and (args[0].val.sval or "").lower() == STRINGS
+                and not _is_on(args[1])
             ):
                 self.found = True
 
     calls = SetConfigCalls()
     calls(node)  # type: ignore[arg-type]
     return calls.found
+
+
+def _is_on(value: object) -> bool:
+    """A constant the server reads as boolean true (its parse_bool)."""
+    from pglast import ast
+
+    if not isinstance(value, ast.A_Const):
+        return False
+    if isinstance(value.val, ast.Integer):
+        return value.val.ival == 1
+    if not isinstance(value.val, ast.String):
+        return False
+    text = (value.val.sval or "").strip().lower()
+    return text in ("on", "1") or (
+        text != "" and ("true".startswith(text) or "yes".startswith(text))
+    )
 
 
 @contextmanager
