@@ -403,6 +403,58 @@ def test_temporary_tables_and_prepared_statements_do_not_outlive_their_migration
     assert postgres.query("SELECT id FROM public.widgets") == [(2,)]
 
 
+def test_a_temporary_table_does_not_hide_the_real_one_from_later_migrations(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # Both databases look for an unqualified name among temporary tables first.
+    migrations.pair(
+        "001_temp",
+        "CREATE TABLE widgets (id integer);\n"
+        "CREATE TEMP TABLE widgets (id integer);\n"
+        "CREATE TEMP VIEW gadgets AS SELECT 1 AS id;\n",
+        "DROP TABLE widgets;\n",
+    )
+    migrations.pair(
+        "002_insert",
+        "INSERT INTO widgets VALUES (2);\nCREATE VIEW gadgets AS SELECT id FROM widgets;\n",
+        "DROP VIEW gadgets;\nDELETE FROM widgets;\n",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert target.query("SELECT id FROM widgets") == [(2,)]
+    assert target.query("SELECT id FROM gadgets") == [(2,)]
+
+
+def test_connection_settings_of_one_migration_do_not_reach_the_next(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # Read-only from the next transaction on (PostgreSQL) or at once (SQLite's
+    # query_only, which would also stop 001's own history row); SQLite's legacy
+    # rename would leave 002's view pointing at the old table name.
+    if target.vendor == "postgresql":
+        settings = "SET default_transaction_read_only = on;\n"
+    else:
+        settings = "PRAGMA legacy_alter_table = ON;\nPRAGMA query_only = 1;\n"
+    migrations.pair(
+        "001_settings",
+        f"CREATE TABLE a (id integer);\nCREATE VIEW v AS SELECT id FROM a;\n{settings}",
+        "DROP VIEW v;\nDROP TABLE a;\n",
+    )
+    migrations.pair(
+        "002_rename",
+        "ALTER TABLE a RENAME TO a2;\nINSERT INTO a2 VALUES (1);\n",
+        "ALTER TABLE a2 RENAME TO a;\n",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert target.applied() == [1, 2]
+    assert target.query("SELECT id FROM v") == [(1,)]
+
+
 # ---------------------------------------------------------------------------
 # standard_conforming_strings: the boundaries checked are the ones executed
 

@@ -127,24 +127,7 @@ class PostgreSQL(Vendor):
         prepares = any(s.sql[:7].upper() == "PREPARE" for s in statements)
         return self._session.restore_statements(self.connection.connection, prepares=prepares)
 
-    def execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
-        """Statement by statement (no-transaction files, a caller's transaction), then
-        the session put back, before the history is written."""
-        try:
-            super().execute(statements, in_transaction=in_transaction)
-        except BaseException:
-            if not in_transaction:  # what ran is committed, its settings too
-                with contextlib.suppress(DatabaseError):
-                    self._restore(statements)
-            raise  # in a transaction, rolling it back restores the settings
-        try:
-            self._restore(statements)
-        except DatabaseError as exc:
-            raise StatementFailed(
-                None, exc, self.connection, in_transaction=in_transaction
-            ) from exc
-
-    def _restore(self, statements: list[Statement]) -> None:
+    def restore_session(self, statements: list[Statement]) -> None:
         with self.connection.cursor() as cursor:
             for sql in self._restore_statements(statements):
                 cursor.execute(sql)
