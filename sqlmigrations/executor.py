@@ -146,10 +146,11 @@ class Executor:
         """
         planner = self._load("up")  # invalid files fail before connecting
         connect(self.connection)
-        with self._lock():
+        with self._lock(), self.database.run_session():
             # Planned from the history read under the lock, before anything is created.
             plan = planner.plan_up(self.recorder.applied(), target, allow_out_of_order)
             self.recorder.ensure_table()
+            self.recorder.locate()
             self._backup(plan, backup_dir, "up")
             return self._run(plan, "up", fake=fake)
 
@@ -172,7 +173,8 @@ class Executor:
             planner.plan_down({}, steps, target)  # still reject impossible options
             return []  # and do not create a SQLite file just to find it empty
         connect(self.connection)
-        with self._lock():
+        with self._lock(), self.database.run_session():
+            self.recorder.locate()
             plan = planner.plan_down(self.recorder.applied(), steps, target)
             if plan and confirm is not None:
                 confirm(plan)

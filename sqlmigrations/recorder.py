@@ -31,6 +31,7 @@ class MigrationRecorder:
     def __init__(self, connection: BaseDatabaseWrapper):
         self.connection = connection
         self.alias = connection.alias
+        self.schema: str | None = None  # PostgreSQL: the table's schema, once located
 
     @property
     def objects(self) -> QuerySet[SchemaMigration]:
@@ -74,6 +75,25 @@ class MigrationRecorder:
             # Recorded as applied in django_migrations but dropped since.
             with self.connection.schema_editor() as editor:
                 editor.create_model(SchemaMigration)
+
+    def locate(self) -> None:
+        """PostgreSQL: note the schema the table is in, as the runner's search_path finds it.
+
+        A migration may change search_path; the history rows of the one-message
+        runner still go to this table, named with its schema. (The ORM's reads
+        and writes run after the session is put back, so they find it too.)
+        """
+        self.schema = None
+        if self.connection.vendor != "postgresql":
+            return
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass(%s)",
+                [TABLE],
+            )
+            row = cursor.fetchone()
+        self.schema = row[0] if row else None
 
     def applied(self) -> dict[int, SchemaMigration]:
         if not self.has_table():
@@ -142,5 +162,6 @@ class MigrationRecorder:
         from psycopg import sql
 
         literals = {key: sql.Literal(value) for key, value in values.items()}
-        composed = sql.SQL(template).format(table=sql.Identifier(TABLE), **literals)
+        table = sql.Identifier(self.schema, TABLE) if self.schema else sql.Identifier(TABLE)
+        composed = sql.SQL(template).format(table=table, **literals)
         return composed.as_string(self.connection.connection)

@@ -8,10 +8,11 @@ database is adding a module beside this one that implements ``Vendor``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -122,16 +123,41 @@ class Vendor(ABC):
     ) -> None:
         """Run a migration and its history change atomically; StatementFailed on error."""
 
+    def run_session(self) -> AbstractContextManager[None]:
+        """Held for a whole run, inside run_lock: each migration starts from the
+        session state the run found (see PostgreSQL)."""
+        return nullcontext()
+
     def execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
-        """Statements one after another on Django's cursor."""
-        with self.connection.cursor() as cursor:
-            for statement in statements:
-                try:
-                    cursor.execute(statement.sql)
-                except DatabaseError as exc:
-                    raise StatementFailed(
-                        statement, exc, self, in_transaction=in_transaction
-                    ) from exc
+        """Statements one after another on Django's cursor, then the session put back
+        as the run found it (restore_session), before the history is written."""
+        try:
+            with self.connection.cursor() as cursor:
+                for statement in statements:
+                    try:
+                        self.before_message()
+                        cursor.execute(statement.sql)
+                    except DatabaseError as exc:
+                        raise StatementFailed(
+                            statement, exc, self, in_transaction=in_transaction
+                        ) from exc
+        except BaseException:
+            if not in_transaction:  # what ran is committed, its settings too
+                with contextlib.suppress(DatabaseError):
+                    self.restore_session(statements)
+            raise  # in a transaction, its rollback undoes what the statements changed
+        try:
+            self.restore_session(statements)
+        except DatabaseError as exc:
+            failed = StatementFailed(None, exc, self, in_transaction=in_transaction)
+            raise failed from exc
+
+    def restore_session(self, statements: list[Statement]) -> None:  # noqa: B027 (a hook)
+        """After a migration's ``statements`` ran one by one: put back the connection's
+        settings as run_session() found them, so the next migration starts alike."""
+
+    def before_message(self) -> None:  # noqa: B027 (a hook: most vendors need nothing)
+        """Called before each message of a migration's statements goes to the server."""
 
     @contextmanager
     def history_failures(self) -> Iterator[None]:

@@ -42,6 +42,22 @@ LOCK_SUFFIX = "-sqlmigrations-lock"
 # Rows named per table when the foreign-key check fails.
 SHOWN_ROWIDS = 5
 
+# Connection settings a file may change that decide what a later file does, or
+# whether the history can be written (query_only); read when a run begins and
+# set back after every migration. foreign_keys is handled around each migration;
+# case_sensitive_like cannot be read, so it cannot be put back.
+SESSION_PRAGMAS = (
+    "automatic_index",
+    "cell_size_check",
+    "ignore_check_constraints",
+    "legacy_alter_table",
+    "query_only",
+    "recursive_triggers",
+    "reverse_unordered_selects",
+    "trusted_schema",
+    "writable_schema",
+)
+
 _TRANSACTION = re.compile(
     r"(BEGIN|COMMIT|END|ROLLBACK(?!\s+(TRANSACTION\s+)?TO\b))\b", re.IGNORECASE
 )
@@ -77,6 +93,45 @@ class SQLite(Vendor):
 
     def run_lock(self, timeout: float, on_wait: OnWait | None) -> AbstractContextManager[None]:
         return _run_lock(self.connection, timeout, on_wait)
+
+    # Session state -----------------------------------------------------------
+
+    _pragmas: dict[str, int] | None = None  # while a run holds run_session()
+    _had_temp_objects = False
+
+    @contextmanager
+    def run_session(self) -> Iterator[None]:
+        """Each migration starts from the connection as the run found it: a temporary
+        table one file creates would otherwise hide a real one from the next file, and a
+        PRAGMA would change what it does."""
+        with self.connection.cursor() as cursor:
+            pragmas = {}
+            for name in SESSION_PRAGMAS:
+                cursor.execute(f"PRAGMA {name}")
+                pragmas[name] = int(cursor.fetchone()[0])
+            cursor.execute("SELECT count(*) FROM temp.sqlite_master")
+            self._had_temp_objects = cursor.fetchone()[0] > 0
+        self._pragmas = pragmas
+        try:
+            yield
+        finally:
+            self._pragmas = None
+
+    def restore_session(self, statements: list[Statement]) -> None:
+        if self._pragmas is None or not statements:
+            return
+        with self.connection.cursor() as cursor:
+            for name, value in self._pragmas.items():
+                cursor.execute(f"PRAGMA {name} = {value}")
+            if self._had_temp_objects:
+                return  # the caller's own: left alone
+            cursor.execute(
+                "SELECT type, name FROM temp.sqlite_master "
+                "WHERE type IN ('trigger', 'view', 'table') ORDER BY type = 'table'"
+            )
+            for kind, name in cursor.fetchall():
+                quoted = '"' + name.replace('"', '""') + '"'
+                cursor.execute(f"DROP {kind.upper()} IF EXISTS temp.{quoted}")
 
     # Running -----------------------------------------------------------------
 
