@@ -51,6 +51,7 @@ def command_env(database_url: str, migrations: MigrationFiles) -> dict[str, str]
         SQLMIGRATIONS_TEST_DIRS=str(migrations.path),
         DATABASE_URL=database_url,
         PYTHONPATH=str(REPO),
+        PYTHONUNBUFFERED="1",  # so that a test sees each line as it is printed
     )
     return env
 
@@ -97,20 +98,21 @@ def lock_held(target: TargetDatabase) -> Iterator[None]:
             fcntl.flock(holder, fcntl.LOCK_UN)
 
 
-def wait_until_waiting(target: TargetDatabase, proc: subprocess.Popen[str]) -> None:
-    """Until the runner waits for the lock: on PostgreSQL its polling query shows in
-    pg_stat_activity; on SQLite it has the lock file open."""
-    if target.vendor == "postgresql":
-        wait_for_query(target, "pg_try_advisory_lock")
-        time.sleep(0.5)  # past the first try, which prints who holds the lock
-        return
-    deadline = time.monotonic() + 30
-    fds = Path(f"/proc/{proc.pid}/fd")
-    lock_file = f"{target.path}-sqlmigrations-lock"
-    while not any(os.path.realpath(fd) == lock_file for fd in fds.iterdir()):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the runner never opened the lock file"
-        time.sleep(0.05)
+def wait_until_waiting(target: TargetDatabase, proc: subprocess.Popen[str]) -> str:
+    """Until the runner has said it waits for the lock; returns what it printed meanwhile."""
+    return wait_for_line(proc, "Waiting for the migration lock held by ")
+
+
+def wait_for_line(proc: subprocess.Popen[str], start: str) -> str:
+    """Read the process's output (unbuffered: see command_env) up to a line starting so."""
+    assert proc.stdout is not None
+    seen = ""
+    while True:
+        line = proc.stdout.readline()
+        assert line, f"the process ended without printing {start!r}: {seen}"
+        seen += line
+        if line.startswith(start):
+            return seen
 
 
 @pytest.fixture
@@ -142,9 +144,10 @@ def test_ctrl_c_while_waiting_for_the_lock_exits_130_with_one_line(
     history = target.query("SELECT version, checksum FROM schema_migrations")
     with lock_held(target):
         proc = start_command(target, migrations, *command, "--lock-timeout", "3")
-        wait_until_waiting(target, proc)
+        seen = wait_until_waiting(target, proc)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
+        out = seen + out
 
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err
@@ -167,7 +170,7 @@ def test_ctrl_c_pressed_again_during_clean_up_still_ends_with_one_line(
     migrations.table(1, "a")
     with lock_held(postgres):
         proc = start_command(postgres, migrations, "sqlmigrate_up", "--lock-timeout", "30")
-        wait_for_query(postgres, "pg_try_advisory_lock")
+        wait_until_waiting(postgres, proc)
         # A user hammering Ctrl-C: every press until the process has ended.
         deadline = time.monotonic() + 10
         while proc.poll() is None and time.monotonic() < deadline:
@@ -216,7 +219,7 @@ def test_ctrl_c_at_verbosity_3_adds_the_traceback(
     migrations.table(1, "a")
     with lock_held(postgres):
         proc = start_command(postgres, migrations, "sqlmigrate_up", "-v", "3")
-        wait_for_query(postgres, "pg_try_advisory_lock")
+        wait_until_waiting(postgres, proc)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
 
@@ -648,12 +651,13 @@ def test_a_database_backend_that_cannot_load_is_exit_2(
 
 
 @pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A port that accepts connections and never says a word."""
+def silent_server() -> Iterator[socket.socket]:
+    """A listening socket that never says a word to whoever connects."""
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(8)
-        yield server.getsockname()[1]
+        server.settimeout(30)
+        yield server
 
 
 @pytest.mark.parametrize(
@@ -664,10 +668,10 @@ def silent_server() -> Iterator[int]:
     ],
 )
 def test_ctrl_c_while_connecting_exits_130_with_one_line(
-    migrations: MigrationFiles, silent_server: int, command: str, message: str
+    migrations: MigrationFiles, silent_server: socket.socket, command: str, message: str
 ) -> None:
     migrations.table(1, "a")
-    url = f"postgres://user:{SECRET}@127.0.0.1:{silent_server}/app"
+    url = f"postgres://user:{SECRET}@127.0.0.1:{silent_server.getsockname()[1]}/app"
     proc = subprocess.Popen(
         [sys.executable, "manage.py", command],
         cwd=REPO,
@@ -676,10 +680,11 @@ def test_ctrl_c_while_connecting_exits_130_with_one_line(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)  # started, and connecting
-    assert proc.poll() is None
+    client, _ = silent_server.accept()  # it is connecting, and waits for an answer
+    time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
+    client.close()
 
     assert proc.returncode == 130, out + err
     assert error_lines(err) == [f"CommandError: {message}"]
