@@ -1,0 +1,212 @@
+"""Large migration files: splitting is linear, exact, and a big data migration applies.
+
+Linearity is checked by a ratio of CPU times on the same machine, never by a wall
+time: four times the text must take about four times as long (a quadratic
+splitter takes sixteen).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.large_file import NOTE, apply, data_migration, write_migration
+from sqlmigrations import sql
+from sqlmigrations.sql import SqlSyntaxError, split_statements
+from tests.conftest import MigrationFiles, TargetDatabase, postgres_url_for
+
+MB = 1024 * 1024
+
+
+def cpu_seconds(text: str, vendor: str) -> float:
+    """The least CPU time of three splits of ``text``."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        split_statements(text, vendor)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def trigger_with_a_long_body(size: int) -> str:
+    """SQLite: one trigger whose body holds a semicolon on every line."""
+    line = f"    INSERT INTO audit (note) VALUES ('{NOTE}');\n"
+    body = line * (size // len(line))
+    return f"CREATE TRIGGER t AFTER INSERT ON big BEGIN\n{body}END;\n"
+
+
+def function_with_a_long_body(size: int) -> str:
+    """PostgreSQL: one function whose $$ body holds a semicolon ending every line."""
+    line = "    INSERT INTO audit (note) VALUES ('x; -- y');\n"
+    body = line * (size // len(line))
+    return (
+        "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\n"
+        f"BEGIN\n{body}END;\n$$;\nSELECT 1;\n"
+    )
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("shape", ["rows", "values", "comments", "body"])
+def test_splitting_time_grows_linearly_with_the_file(vendor: str, shape: str) -> None:
+    def text(megabytes: float) -> str:
+        if shape == "body":
+            make = trigger_with_a_long_body if vendor == "sqlite" else function_with_a_long_body
+            return make(int(megabytes * MB))
+        return data_migration(megabytes, shape)[0]
+
+    small, large = text(0.5), text(2)
+    split_statements(small, vendor)  # imports and warms up
+
+    ratio = cpu_seconds(large, vendor) / max(cpu_seconds(small, vendor), 1e-3)
+
+    # Linear is 4; quadratic would be 16.
+    assert ratio < 7, f"{vendor} {shape}: 4x the text took {ratio:.1f}x the time"
+
+
+# Pieces of a few characters make nearly every cut fall inside a literal, a comment,
+# a body or a statement: each must come out exactly as the whole file's parse.
+POSTGRES_CUTS = """\
+-- a comment;
+SELECT 1;
+SELECT 'a;
+b', E'c\\';
+d' -- e;
+;
+/* f;
+ /* nested;
+ */ g;
+ */ SELECT $$ h;
+ $$, $t$ i;
+ $t$;
+CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1;
+  SELECT 2;
+END;
+CREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $$ BEGIN
+  RETURN 1;
+END; $$;
+CREATE RULE r AS ON INSERT TO t DO ALSO (SELECT 1;
+  SELECT 2);
+SELECT 1 AS "j;
+k" -- no semicolon ends this line
+, 2;\r
+SELECT 'é;
+ü';
+SELECT 3
+"""
+
+
+@pytest.mark.parametrize("piece", [1, 7, 30, 100])
+def test_postgresql_pieces_split_as_the_whole_file(
+    piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = split_statements(POSTGRES_CUTS, "postgresql")
+    monkeypatch.setattr(sql, "PIECE", piece)
+
+    assert split_statements(POSTGRES_CUTS, "postgresql") == whole
+    assert [s.line for s in whole] == [2, 3, 10, 13, 16, 19, 21, 24, 26]
+
+
+@pytest.mark.parametrize("piece", [1, 7, 30, 100])
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("SELECT 1;\nSELECT (2;\nSELECT 3;\n", 2, 'syntax error at or near ";"'),
+        ("SELECT 1;\nSELECT 2;\nSELEC 3;\n", 3, 'syntax error at or near "SELEC"'),
+        ("SELECT 1;\nSELECT 'a;\nb;\n", 2, 'unterminated quoted string at or near "\'a;\nb;\n"'),
+        ("SELECT 1;\nSELECT (2 -- c;\n", 3, "syntax error at end of input"),
+    ],
+)
+def test_postgresql_syntax_errors_keep_their_line_in_pieces(
+    piece: int, text: str, line: int, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql, "PIECE", piece)
+
+    with pytest.raises(SqlSyntaxError) as caught:
+        split_statements(text, "postgresql")
+
+    assert (caught.value.line, caught.value.message) == (line, message)
+
+
+SQLITE_STATEMENTS = [
+    "CREATE TABLE t (id integer PRIMARY KEY, v text)",
+    "CREATE TEMP TRIGGER a AFTER INSERT ON t BEGIN\n  SELECT ';END;';\n  SELECT 1 ; end",
+    "EXPLAIN CREATE TRIGGER b AFTER INSERT ON t BEGIN SELECT CASE 1 WHEN 1 THEN 2 END; END",
+    "INSERT INTO t (v) VALUES ('it''s; -- quoted'), (\"x;\"), (`y;`), ([z;])",
+    "SELECT 1 /* c; */ -- d;\n + 2",
+    "SELECT 'é;'",
+]
+
+
+def test_sqlite_statements_end_where_sqlite_says_they_are_complete() -> None:
+    text = "-- head;\n" + "".join(f"{s};\n/* x; */\n" for s in SQLITE_STATEMENTS) + "SELECT 3"
+
+    statements = split_statements(text, "sqlite")
+
+    assert [s.sql for s in statements] == [*(f"{s};" for s in SQLITE_STATEMENTS), "SELECT 3"]
+    for statement in statements[:-1]:
+        assert sqlite3.complete_statement(statement.sql)
+        # ...and no shorter part of it ending in a semicolon is.
+        cuts = [i for i, char in enumerate(statement.sql[:-1]) if char == ";"]
+        assert not any(sqlite3.complete_statement(statement.sql[: i + 1]) for i in cuts)
+    lines = [text.count("\n", 0, text.index(s.sql)) + 1 for s in statements]
+    assert [s.line for s in statements] == lines
+
+
+# End to end ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["rows", "values"])
+def test_a_20_mb_data_migration_applies(
+    target: TargetDatabase, migrations: MigrationFiles, shape: str
+) -> None:
+    rows = write_migration(migrations.path, 20, shape)
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert target.query("SELECT count(*), max(id) FROM big") == [(rows, rows)]
+    assert target.applied() == [1]
+
+
+def test_a_failure_in_the_last_statement_of_20_mb_names_its_line(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    text, _ = data_migration(20, "rows")
+    text += "-- the last row again\nINSERT INTO big (id, note) VALUES\n  (1, 'again');\n"
+    migrations.pair("001_big", text, "DROP TABLE big;\n")
+    line = text.count("\n") - 1
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 1, result.output
+    assert result.err.startswith(f"001_big.up.sql:{line}: "), result.err[:300]
+    assert "Not applied (rolled back or not started): 001_big." in result.err
+    assert target.applied() == []
+    assert "big" not in target.user_tables()
+
+
+@pytest.mark.parametrize("shape", ["rows", "values"])
+def test_peak_memory_is_a_small_multiple_of_the_file(
+    target: TargetDatabase, tmp_path: Path, shape: str
+) -> None:
+    # Measured on a real manage.py process: its peak RSS above the same command's
+    # on a tiny file, against the file's size.
+    def peak(megabytes: float) -> float:
+        directory = tmp_path / f"{megabytes}" / "sql"
+        write_migration(directory, megabytes, shape)
+        url = target.url
+        if target.vendor == "postgresql":
+            url = postgres_url_for(target.name)
+            target.execute("DROP TABLE IF EXISTS big, schema_migrations")
+        elif target.path is not None and target.path.exists():
+            os.remove(target.path)
+        _, peak_mb, _ = apply(directory, url, timeout=120)
+        return peak_mb
+
+    baseline, large = peak(0.01), peak(20)
+
+    assert (large - baseline) / 20 < 6, f"{baseline:.0f} MB, then {large:.0f} MB for 20 MB"
