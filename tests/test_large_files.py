@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +23,14 @@ from bench.large_file import NOTE, apply, data_migration, write_migration
 from sqlmigrations import sql
 from sqlmigrations.batch import run_batch
 from sqlmigrations.sql import SqlSyntaxError, split_statements
-from tests.conftest import MigrationFiles, TargetDatabase, wait_for_query
+from tests.conftest import (
+    POSTGRES_URL,
+    REPO,
+    MigrationFiles,
+    TargetDatabase,
+    require_postgres,
+    wait_for_query,
+)
 
 MB = 1024 * 1024
 
@@ -237,3 +246,26 @@ def test_ctrl_c_during_a_long_message_rolls_it_back_and_leaves_the_session_idle(
     finally:
         interrupter.join()
         connection.close()
+
+
+@pytest.mark.postgresql
+def test_the_large_file_benchmark_runs_end_to_end() -> None:
+    # A smoke test of the script, never of its timings.
+    require_postgres()
+    env = {**os.environ, "BENCH_POSTGRES_URL": POSTGRES_URL}
+    env.pop("DATABASE_URL", None)
+
+    result = subprocess.run(
+        [sys.executable, "bench/large_file.py", "--mb", "0.05", "--shapes", "rows", "values"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| database | shape | size | rows | sqlmigrate_up | peak RSS |"
+    assert len(rows) == 1 + 4  # both shapes on both databases
+    assert all(row.endswith(" MB |") and "killed" not in row for row in rows[1:])
