@@ -74,6 +74,13 @@ class SqlSyntaxError(Exception):
 
 
 def split_statements(text: str, vendor: str) -> list[Statement]:
+    nul = text.find("\0")
+    if nul != -1:
+        # Neither database takes one in SQL text, and pglast reads the text as a C
+        # string: it would silently leave out every statement after it.
+        raise SqlSyntaxError(
+            line_of(text, nul), "a NUL character (\\0), which SQL text cannot hold"
+        )
     if vendor == "postgresql":
         return _split_postgresql(text)
     return _split_sqlite(text)

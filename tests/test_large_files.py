@@ -269,3 +269,21 @@ def test_the_large_file_benchmark_runs_end_to_end() -> None:
     assert rows[0] == "| database | shape | size | rows | sqlmigrate_up | peak RSS |"
     assert len(rows) == 1 + 4  # both shapes on both databases
     assert all(row.endswith(" MB |") and "killed" not in row for row in rows[1:])
+
+
+def test_a_nul_character_stops_the_run_before_anything_runs(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # pglast reads the text as a C string: on PostgreSQL every statement after
+    # the NUL was silently left out, and the migration recorded as applied.
+    migrations.table(1, "widgets")
+    migrations.pair(
+        "002_nul", "CREATE TABLE a (id integer);\nSELECT 1; \0\nCREATE TABLE b (id integer);\n", ""
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 2, result.output
+    assert result.err.startswith("002_nul.up.sql:2: a NUL character"), result.err
+    assert target.applied() == []
+    assert target.user_tables() == set()
