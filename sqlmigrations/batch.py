@@ -21,6 +21,7 @@ execute_wrapper() hooks and DEBUG query log do not see it (the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,43 +66,73 @@ def run_batch(connection: BaseDatabaseWrapper, statements: Sequence[str]) -> Non
     encoding = conn.info.encoding
     with connection.wrap_database_errors:
         try:
-            results = _send(conn, SEPARATOR.join(pieces).encode(encoding))
+            with conn.lock:
+                # The encoded message is a temporary: libpq keeps its own copy until
+                # sent, and ours is freed as soon as send_query() returns.
+                conn.pgconn.send_query(SEPARATOR.join(pieces).encode(encoding))
+                failed = _receive(conn)
         finally:
             # After a failure or Ctrl-C the block is still open (and aborted): the
             # server skipped the rest of the message, COMMIT included.
             status = conn.pgconn.transaction_status
             if status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
                 conn.execute("ROLLBACK")
-    for index, result in enumerate(results):
-        if result.status == pq.ExecStatus.FATAL_ERROR:
-            error = errors.error_from_result(result, encoding=encoding)
-            # index - 1: BEGIN came first. A failed COMMIT (a deferred constraint)
-            # is reported as index len(statements).
-            offset = len(SEPARATOR.join([*pieces[:index], ""]))  # where pieces[index] starts
-            raise BatchFailed(index - 1, offset, error)
+    if failed is not None:
+        index, result = failed
+        error = errors.error_from_result(result, encoding=encoding)
+        # index - 1: BEGIN came first. A failed COMMIT (a deferred constraint)
+        # is reported as index len(statements).
+        offset = sum(map(len, pieces[:index])) + len(SEPARATOR) * index  # pieces[index]'s start
+        raise BatchFailed(index - 1, offset, error)
 
 
-def _send(conn: Any, query: bytes) -> list[Any]:
-    """One result per statement run, up to and including the one that failed."""
-    from psycopg import pq
-    from psycopg.generators import execute  # what Cursor.execute() itself runs
+def _receive(conn: Any) -> tuple[int, Any] | None:
+    """The index and result of the statement that failed, or None if none did.
 
-    with conn.lock:
-        pgconn = conn.pgconn
-        pgconn.send_query(query)
-        results = []
+    Results are read one at a time and dropped: a file of 500,000 statements has
+    as many results, and they were all kept until the last had arrived.
+    """
+    from psycopg import DatabaseError, pq
+    from psycopg.generators import fetch, send  # what Cursor.execute() itself runs
+
+    pgconn = conn.pgconn
+    failed = None
+    try:
+        # Connection.wait() is what cancels the query on Ctrl-C.
+        conn.wait(send(pgconn))
+        index = 0
         while True:
-            # Connection.wait() is what cancels the query on Ctrl-C.
-            results += conn.wait(execute(pgconn))
-            last = results[-1].status if results else None
-            if last not in (pq.ExecStatus.COPY_IN, pq.ExecStatus.COPY_OUT):
-                return results
-            # The COPY's own outcome (done, or failed) follows as the next result
-            # and stands for its statement.
-            results.pop()
-            if last == pq.ExecStatus.COPY_IN:
+            try:
+                result = conn.wait(fetch(pgconn))
+            except DatabaseError:
+                # The server may close the session right after its error (it was
+                # terminated): that error is the outcome.
+                if failed is not None:
+                    return failed
+                raise
+            if result is None:
+                return failed
+            status = result.status
+            if status == pq.ExecStatus.COPY_IN:
                 # A migration has no rows to send: failing the COPY fails the block.
                 pgconn.put_copy_end(b"COPY FROM STDIN has no data in a migration file")
-            else:
+                conn.wait(send(pgconn))
+                continue  # the COPY's own outcome follows and stands for its statement
+            if status == pq.ExecStatus.COPY_OUT:
                 while pgconn.get_copy_data(0)[0] > 0:  # output nobody reads
                     pass
+                continue
+            if status == pq.ExecStatus.FATAL_ERROR and failed is None:
+                failed = (index, result)
+            index += 1
+    except BaseException:
+        # Interrupted between two waits (where a long message spends most of its
+        # time): Connection.wait() did not cancel the message, so cancel it and read
+        # what is left, for the ROLLBACK that follows. If the cancel fails, the
+        # session stays busy and the original error is raised all the same.
+        if pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
+            with contextlib.suppress(Exception):
+                conn.cancel_safe(timeout=5.0)
+                while conn.wait(fetch(pgconn)) is not None:
+                    pass
+        raise
