@@ -39,7 +39,7 @@ class SqlSyntaxError(Exception):
         super().__init__(f"line {line}: {message}")
 
 
-def split_statements(text: str, vendor: str) -> list[Statement]:
+def refuse_nul(text: str) -> None:
     nul = text.find("\0")
     if nul != -1:
         # Neither database takes one in SQL text, and pglast reads the text as a C
@@ -47,6 +47,11 @@ def split_statements(text: str, vendor: str) -> list[Statement]:
         raise SqlSyntaxError(
             line_of(text, nul), "a NUL character (\\0), which SQL text cannot hold"
         )
+
+
+def split_statements(text: str, vendor: str) -> list[Statement]:
+    """For tests and tools: the vendor modules call their splitter themselves."""
+    refuse_nul(text)
     if vendor == "postgresql":
         return _split_postgresql(text)
     return _split_sqlite(text)

@@ -21,7 +21,7 @@ from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqlmigrations.errors import DatabaseMessage, mask_secrets, masked, one_line
-from sqlmigrations.sql import Statement
+from sqlmigrations.sql import Statement, refuse_nul
 
 if TYPE_CHECKING:
     from sqlmigrations.files import Migration
@@ -90,9 +90,14 @@ class Vendor(ABC):
 
     # Files -------------------------------------------------------------------
 
-    @abstractmethod
     def split(self, text: str) -> list[Statement]:
         """The file's statements with their lines; SqlSyntaxError when it cannot be split."""
+        refuse_nul(text)
+        return self.split_text(text)
+
+    @abstractmethod
+    def split_text(self, text: str) -> list[Statement]:
+        """This vendor's splitter, on text known to hold no NUL character."""
 
     @abstractmethod
     def transaction_control(self, statement: Statement) -> str | None:

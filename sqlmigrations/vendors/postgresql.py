@@ -62,7 +62,7 @@ class PostgreSQL(Vendor):
     name = "postgresql"
     backup_suffix = ".dump"
 
-    def split(self, text: str) -> list[Statement]:
+    def split_text(self, text: str) -> list[Statement]:
         return _split_postgresql(text)
 
     def transaction_control(self, statement: Statement) -> str | None:

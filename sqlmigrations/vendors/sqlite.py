@@ -67,7 +67,7 @@ class SQLite(Vendor):
     name = "sqlite"
     backup_suffix = ".sqlite3"
 
-    def split(self, text: str) -> list[Statement]:
+    def split_text(self, text: str) -> list[Statement]:
         return _split_sqlite(text)
 
     def transaction_control(self, statement: Statement) -> str | None:
