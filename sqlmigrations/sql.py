@@ -8,7 +8,6 @@ trigger bodies, which a hand-written splitter (or sqlparse) gets wrong.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
 
@@ -17,14 +16,6 @@ from dataclasses import dataclass
 class Statement:
     sql: str
     line: int  # 1-based line of the statement's first token in its file
-
-
-NO_TRANSACTION = re.compile(r"--\s*sqlmigrate:\s*no-transaction\s*", re.IGNORECASE)
-
-
-def runs_in_transaction(text: str) -> bool:
-    """False when the file's first line opts out: ``-- sqlmigrate: no-transaction``."""
-    return NO_TRANSACTION.fullmatch(text.split("\n", 1)[0].strip()) is None
 
 
 class SqlSyntaxError(Exception):

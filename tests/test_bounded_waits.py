@@ -444,7 +444,7 @@ def test_commands_give_up_on_a_server_that_never_answers(
     migrations.table(1, "a")
 
     result, elapsed = run_against(
-        silent_server, migrations, *command, SQLMIGRATIONS_CONNECT_TIMEOUT=1
+        silent_server, migrations, *command, SQLMIGRATIONS_CONNECT_TIMEOUT=2
     )
 
     assert result.code == 1, result.output
@@ -452,7 +452,7 @@ def test_commands_give_up_on_a_server_that_never_answers(
     error = result.err.strip()
     assert "\n" not in error, error
     assert f"127.0.0.1:{silent_server}" in error
-    assert "no answer within 1s" in error
+    assert "no answer within 2s" in error
     assert "s3cretpw" not in result.output
     assert "Traceback" not in result.output
 
@@ -476,11 +476,11 @@ def test_the_urls_own_connect_timeout_wins(silent_server: int, migrations: Migra
         silent_server,
         migrations,
         "sqlmigrate_up",
-        query="?connect_timeout=1",
+        query="?connect_timeout=2",
         SQLMIGRATIONS_CONNECT_TIMEOUT=300,
     )
 
     assert result.code == 1, result.output
-    assert "no answer within 1s" in result.err
+    assert "no answer within 2s" in result.err
     assert f"127.0.0.1:{silent_server}" in result.err
     assert elapsed < 20

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -25,6 +25,7 @@ from sqlmigrations.sql import Statement
 if TYPE_CHECKING:
     from sqlmigrations.files import Migration
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.waits import WaitLimits
 
 OnWait = Callable[[str], None]
 
@@ -68,7 +69,19 @@ class StatementFailed(Exception):
         self.message = (
             mask_secrets(message, connection.settings_dict) if message else reported.lines()
         )
+        # Lines the runner adds under the database's message (whom it waited for).
+        self.explanation: list[str] = []
         super().__init__(self.message)
+
+
+class Blockers:
+    """Who a migration's attempt waited for, as the vendor could see it while it waited."""
+
+    def __init__(self, known: str | None = None):
+        self.seen = known
+
+    def describe(self) -> str:
+        return self.seen or "blocked by a session that could not be identified (it may have ended)"
 
 
 class Vendor(ABC):
@@ -111,9 +124,43 @@ class Vendor(ABC):
 
     @abstractmethod
     def run_in_transaction(
-        self, statements: list[Statement], change: HistoryChange, recorder: MigrationRecorder
+        self,
+        statements: list[Statement],
+        change: HistoryChange,
+        recorder: MigrationRecorder,
+        limits: WaitLimits | None = None,
     ) -> None:
-        """Run a migration and its history change atomically; StatementFailed on error."""
+        """Run a migration and its history change atomically; StatementFailed on error.
+
+        ``limits`` bound its waits for other sessions' locks (and on PostgreSQL its
+        statements' time); the file's own statements may still change them for itself.
+        """
+
+    # Waiting for other sessions ----------------------------------------------
+
+    def is_lock_timeout(self, failure: StatementFailed) -> bool:
+        """True when the statement failed only because another session held a lock
+        longer than the limit: in a transaction, nothing was done and it can be
+        tried again."""
+        return False
+
+    def watch_blockers(self, limits: WaitLimits) -> AbstractContextManager[Blockers]:
+        """Held around one attempt: finds out whom the migration waits for while it
+        waits (once the attempt fails, its wait and what it waited on are gone)."""
+        return nullcontext(Blockers())
+
+    def session_limits(self, limits: WaitLimits) -> AbstractContextManager[None]:
+        """``limits`` for the statements of a no-transaction file, restored after."""
+        return nullcontext()
+
+    # Connecting --------------------------------------------------------------
+
+    def bound_connecting(self, timeout: float) -> None:  # noqa: B027 (optional hook)
+        """Make connecting give up after ``timeout`` seconds unless the user chose."""
+
+    def explain_connect_error(self, exc: Exception) -> str | None:
+        """A clearer reason than the driver's for a failed connection, if there is one."""
+        return None
 
     def execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
         """Statements one after another on Django's cursor."""

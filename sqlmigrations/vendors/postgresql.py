@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
 from django.db.backends.utils import CursorWrapper
@@ -16,14 +18,17 @@ from sqlmigrations.batch import BatchFailed, can_batch, run_batch
 from sqlmigrations.errors import LockTimeout
 from sqlmigrations.sql import Statement, _split_postgresql
 from sqlmigrations.vendors.base import (
+    Blockers,
     HistoryChange,
     OnWait,
     StatementFailed,
     Vendor,
 )
+from sqlmigrations.waits import milliseconds, seconds
 
 if TYPE_CHECKING:
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.waits import WaitLimits
 
 # A fixed key: advisory locks are already scoped to one database.
 ADVISORY_LOCK_KEY = 0x53514D47  # "SQMG"
@@ -63,21 +68,31 @@ class PostgreSQL(Vendor):
         return _advisory_lock(self, timeout, on_wait)
 
     def run_in_transaction(
-        self, statements: list[Statement], change: HistoryChange, recorder: MigrationRecorder
+        self,
+        statements: list[Statement],
+        change: HistoryChange,
+        recorder: MigrationRecorder,
+        limits: WaitLimits | None = None,
     ) -> None:
+        # SET LOCAL first: the file's own SET comes later and wins, for its migration only.
+        setup = [f"SET LOCAL {name} = {value}" for name, value in _settings(limits).items()]
         if not can_batch(self.connection):
             # Inside a caller's transaction: a savepoint of theirs, statement by statement.
             with self.history_failures(), self.write_transaction():
+                with self.connection.cursor() as cursor:
+                    for sql in setup:
+                        cursor.execute(sql)
                 self.execute(statements, in_transaction=True)
                 recorder.record(change)
             return
         history = recorder.record_sql(change)
         try:
-            run_batch(self.connection, [*(s.sql for s in statements), history])
+            run_batch(self.connection, [*(s.sql for s in statements), history], setup)
         except BatchFailed as failed:
             # Past the file's statements: its history row, or COMMIT (a deferred
             # constraint), which has no line in the file.
-            statement = statements[failed.index] if failed.index < len(statements) else None
+            inside = 0 <= failed.index < len(statements)
+            statement = statements[failed.index] if inside else None
             raise StatementFailed(
                 statement, failed.error, self.connection, sent_at=failed.offset
             ) from failed.error
@@ -85,6 +100,75 @@ class PostgreSQL(Vendor):
             # The exchange itself broke (the connection was lost): the server may
             # have committed the whole message, or none of it.
             raise StatementFailed(None, exc, self.connection, outcome_unknown=True) from exc
+
+    # Waiting for other sessions ----------------------------------------------
+
+    def is_lock_timeout(self, failure: StatementFailed) -> bool:
+        return failure.code == "SQLSTATE 55P03"
+
+    @contextmanager
+    def watch_blockers(self, limits: WaitLimits) -> Iterator[Blockers]:
+        """A second session asks pg_blocking_pids() about the runner's while it runs:
+        the server's own answer to whom it waits for. It starts only after a while,
+        so a migration that does not wait costs nothing."""
+        blockers = Blockers()
+        if not limits.lock_timeout or self.connection.connection is None:
+            yield blockers
+            return
+        # At least three looks within any wait that reaches the timeout.
+        interval = min(max(limits.lock_timeout / 4, 0.05), 1.0)
+        watcher = _BlockerWatcher(
+            self.connection.get_connection_params(),
+            self.connection.connection.info.backend_pid,
+            interval,
+            blockers,
+        )
+        watcher.start()
+        try:
+            yield blockers
+        finally:
+            watcher.stop()
+
+    @contextmanager
+    def session_limits(self, limits: WaitLimits) -> Iterator[None]:
+        wanted = _settings(limits)
+        previous: dict[str, str] = {}
+        with self.connection.cursor() as cursor:
+            for name, value in wanted.items():
+                cursor.execute(
+                    "SELECT current_setting(%s), set_config(%s, %s, false)",
+                    [name, name, value.strip("'")],
+                )
+                previous[name] = cursor.fetchone()[0]
+        try:
+            yield
+        finally:
+            # A broken connection is closed anyway; nothing to restore then.
+            with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
+                for name, value in previous.items():
+                    cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+
+    # Connecting --------------------------------------------------------------
+
+    def bound_connecting(self, timeout: float) -> None:
+        # libpq's connect_timeout; psycopg alone would wait 130s per host.
+        options = self.connection.settings_dict.setdefault("OPTIONS", {})
+        if timeout and "connect_timeout" not in options:
+            options["connect_timeout"] = max(2, round(timeout))  # libpq's minimum is 2
+
+    def explain_connect_error(self, exc: Exception) -> str | None:
+        if type(exc.__cause__ or exc).__name__ != "ConnectionTimeout":
+            return None
+        # As libpq reads it: whole seconds, at least 2.
+        value = self.connection.settings_dict.get("OPTIONS", {}).get("connect_timeout")
+        try:
+            timeout = max(2, int(float(value)))
+        except (TypeError, ValueError):
+            return None
+        return (
+            f"no answer within {timeout}s (connect timeout: SQLMIGRATIONS_CONNECT_TIMEOUT, "
+            "or connect_timeout in the URL or OPTIONS)"
+        )
 
     def backup(self, path: Path) -> None:
         from sqlmigrations.backup import backup_postgresql
@@ -146,3 +230,97 @@ def _lock_holder(cursor: CursorWrapper) -> str:
     where = f" from {addr}" if addr else ""
     app_part = f", {app}" if app else ""
     return f"pid {pid}, user {user}{where}{app_part}, connected {started}"
+
+
+def _settings(limits: WaitLimits | None) -> dict[str, str]:
+    """The server settings ``limits`` ask for, as SQL literals (None: leave it)."""
+    if limits is None:
+        return {}
+    wanted = {"lock_timeout": limits.lock_timeout, "statement_timeout": limits.statement_timeout}
+    return {
+        name: f"'{milliseconds(value)}ms'" for name, value in wanted.items() if value is not None
+    }
+
+
+# Whom the runner's session waits for, oldest transaction first (the likeliest
+# root of a queue). pid 0 is a prepared transaction.
+_BLOCKERS = """
+SELECT b.pid, a.usename, a.state,
+       floor(extract(epoch FROM now() - a.state_change))::int,
+       to_char(a.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), a.query,
+       count(*) OVER ()
+FROM unnest(pg_blocking_pids(%s)) AS b(pid)
+LEFT JOIN pg_stat_activity a ON a.pid = b.pid
+ORDER BY a.xact_start NULLS LAST, b.pid
+LIMIT 1
+"""
+QUERY_SHOWN = 120  # characters of the blocker's query in a message
+
+
+class _BlockerWatcher:
+    def __init__(
+        self, params: dict[str, Any], runner_pid: int, interval: float, blockers: Blockers
+    ):
+        self.params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+        self.runner_pid = runner_pid
+        self.interval = interval
+        self.blockers = blockers
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(
+            target=self._watch, name="sqlmigrations-blockers", daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        # Not longer: a look-up stuck on a slow server must not hold the run.
+        self.thread.join(timeout=1.0)
+
+    def _watch(self) -> None:
+        import psycopg
+
+        conn = None
+        try:
+            while not self.stopped.wait(self.interval):
+                if conn is None:
+                    conn = psycopg.connect(**self.params, autocommit=True)
+                row = conn.execute(_BLOCKERS, [self.runner_pid]).fetchone()
+                if row is not None:
+                    self.blockers.seen = _describe_blocker(*row)
+        except Exception:
+            # Only a report: failing to look must not fail the migration, whose
+            # message then says the blocker could not be identified.
+            pass
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+def _describe_blocker(
+    pid: int,
+    user: str | None,
+    state: str | None,
+    for_seconds: int | None,
+    query_start: str | None,
+    query: str | None,
+    count: int,
+) -> str:
+    if pid == 0:
+        text = "a prepared transaction (see pg_prepared_xacts)"
+    else:
+        text = f"pid {pid}, user {user or 'unknown'}, state {state or 'unknown'}"
+        if for_seconds is not None:
+            text += f", for {seconds(for_seconds)}"
+        if query_start:
+            text += f", query started {query_start}"
+        if query:
+            shown = " ".join(query.split())
+            if len(shown) > QUERY_SHOWN:
+                shown = shown[: QUERY_SHOWN - 3] + "..."
+            text += f": {shown}"
+    if count > 1:
+        others = count - 1
+        text += f" (and {others} other session{'s' if others > 1 else ''})"
+    return f"blocked by {text}"

@@ -22,19 +22,24 @@ from sqlmigrations.database import is_in_memory
 from sqlmigrations.errors import LockTimeout, UsageError
 from sqlmigrations.sql import Statement, _split_sqlite
 from sqlmigrations.vendors.base import (
+    Blockers,
     HistoryChange,
     OnWait,
     StatementFailed,
     Vendor,
 )
+from sqlmigrations.waits import milliseconds
 
 if TYPE_CHECKING:
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.waits import WaitLimits
 
 POLL_INTERVAL = 0.1
 LOCK_SUFFIX = ".sqlmigrations-lock"
 # Rows named per table when the foreign-key check fails.
 SHOWN_ROWIDS = 5
+# busy_timeout is a C int of milliseconds: the longest wait SQLite can be given (24 days).
+FOREVER_MS = 2**31 - 1
 
 _TRANSACTION = re.compile(
     r"(BEGIN|COMMIT|END|ROLLBACK(?!\s+(TRANSACTION\s+)?TO\b))\b", re.IGNORECASE
@@ -60,19 +65,66 @@ class SQLite(Vendor):
     # Running -----------------------------------------------------------------
 
     def run_in_transaction(
-        self, statements: list[Statement], change: HistoryChange, recorder: MigrationRecorder
+        self,
+        statements: list[Statement],
+        change: HistoryChange,
+        recorder: MigrationRecorder,
+        limits: WaitLimits | None = None,
     ) -> None:
-        with (
-            self._foreign_keys_off(),
-            self.history_failures(),
-            self.write_transaction(),
-        ):
-            self.execute(statements, in_transaction=True)
-            self._check_foreign_keys()
-            recorder.record(change)
+        try:
+            with (
+                self.session_limits(limits),
+                self._foreign_keys_off(),
+                self.history_failures(),
+                self.write_transaction(),
+            ):
+                self.execute(statements, in_transaction=True)
+                self._check_foreign_keys()
+                recorder.record(change)
+        except DatabaseError as exc:
+            if not self.is_busy(exc):
+                raise
+            # BEGIN IMMEDIATE (or COMMIT) waited for another connection's write lock:
+            # nothing ran, as for PostgreSQL's lock timeout. Blamed on the first
+            # statement, the one the transaction was begun for.
+            first = statements[0] if statements else None
+            failure = StatementFailed(first, exc, self.connection)
+            failure.code = "SQLITE_BUSY"
+            raise failure from exc
 
     def is_busy(self, exc: DatabaseError) -> bool:
         return "database is locked" in str(exc)
+
+    # Waiting for other connections --------------------------------------------
+
+    def is_lock_timeout(self, failure: StatementFailed) -> bool:
+        return failure.code == "SQLITE_BUSY"
+
+    def watch_blockers(self, limits: WaitLimits) -> AbstractContextManager[Blockers]:
+        return contextlib.nullcontext(
+            Blockers(
+                "blocked by another connection holding the write lock on the SQLite file "
+                "(an open write transaction; SQLite does not say whose)"
+            )
+        )
+
+    @contextmanager
+    def session_limits(self, limits: WaitLimits | None) -> Iterator[None]:
+        """The lock wait is SQLite's busy timeout, a setting of the connection."""
+        if limits is None or limits.lock_timeout is None:
+            yield
+            return
+        wait = milliseconds(limits.lock_timeout) or FOREVER_MS  # 0 disables the limit
+        self.connection.ensure_connection()
+        with self.connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            previous = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA busy_timeout = {int(wait)}")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
     @contextmanager
     def write_transaction(self) -> Iterator[None]:
