@@ -57,7 +57,8 @@ class Progress:
     """What the executor reports while it works; commands turn it into output."""
 
     # apply_start, apply_success, unapply_start, unapply_success, skip, failure, wait,
-    # retry (a lock timeout; the migration is tried again), backup
+    # retry (a lock timeout; the migration is tried again), lock_wait (waiting for a
+    # lock with no timeout), backup
     event: str
     migration: Migration | None = None
     elapsed_ms: int | None = None
@@ -259,6 +260,8 @@ class Executor:
             logger.info("Backup of database '%s' written to %s", self.alias, progress.message)
         elif progress.event == "wait":
             logger.info("%s", progress.message)
+        elif progress.event == "lock_wait":
+            logger.info("On database '%s': %s", self.alias, progress.message)
         elif progress.event == "retry":
             logger.warning("On database '%s': %s", self.alias, progress.message)
 
@@ -274,6 +277,12 @@ class Executor:
         )
 
     def _run(self, plan: list[Step], direction: str, *, fake: bool = False) -> list[Migration]:
+        try:
+            return self._run_plan(plan, direction, fake)
+        finally:
+            self.database.stop_watching()
+
+    def _run_plan(self, plan: list[Step], direction: str, fake: bool) -> list[Migration]:
         done: list[Migration] = []
         verb = "Applied" if direction == "up" else "Rolled back"
         event = "apply" if direction == "up" else "unapply"
@@ -339,7 +348,9 @@ class Executor:
         lock timeout (it did nothing), pause and try the whole migration again."""
         label = step.migration.label
         for attempt in range(1, limits.attempts + 1):
-            with self.database.watch_blockers(limits) as blockers:
+            with self.database.watch_blockers(
+                limits, self._unlimited_wait(step, limits, event)
+            ) as blockers:
                 try:
                     self.database.run_in_transaction(statements, change, self.recorder, limits)
                     return
@@ -363,6 +374,21 @@ class Executor:
             time.sleep(pause)
             self.progress(Progress(f"{event}_start", step.migration))
 
+    def _unlimited_wait(
+        self, step: Step, limits: WaitLimits, event: str
+    ) -> Callable[[str], None] | None:
+        """With no lock timeout, a wait can last indefinitely: it is said once, when
+        the watcher first sees it (from the watcher's thread; the run is blocked)."""
+        if limits.lock_timeout:
+            return None
+
+        def tell(blocked_by: str) -> None:
+            message = f"waiting for a lock with no lock timeout: {blocked_by}"
+            self.progress(Progress("lock_wait", step.migration, message=message))
+            self.progress(Progress(f"{event}_start", step.migration))
+
+        return tell
+
     def _run_outside_transaction(
         self, step: Step, direction: str, started: float, limits: WaitLimits
     ) -> None:
@@ -378,9 +404,12 @@ class Executor:
                 self.recorder.record_applied(step.migration, 0, dirty=True)
             else:
                 self.recorder.mark_dirty(version)
+        event = "apply" if direction == "up" else "unapply"
         with (
             self.database.session_limits(limits),
-            self.database.watch_blockers(limits) as blockers,
+            self.database.watch_blockers(
+                limits, self._unlimited_wait(step, limits, event)
+            ) as blockers,
         ):
             try:
                 self.database.execute(step.statements, in_transaction=False)

@@ -371,13 +371,37 @@ def test_a_no_transaction_file_waits_without_the_default_timeout(
     )
 
     with blocking(postgres) as blocker:
-        timer = blocker.release_after(1.0)
+        timer = blocker.release_after(3.0)
         result = postgres.run("sqlmigrate_up")
         timer.join()
 
     assert result.code == 0, result.output
+    # An unbounded wait still says what it waits for.
+    assert f"002_alter_t... waiting for a lock with no lock timeout: {blocker_text(blocker)}" in (
+        result.out
+    )
+    assert "Applying 002_alter_t... OK" in result.out
     assert columns(postgres, "t") == ["id", "x"]
     assert postgres.applied() == [1, 2]
+
+
+@pytest.mark.parametrize("target", ["postgresql"], indirect=True)
+def test_a_wait_with_the_lock_timeout_disabled_says_what_it_waits_for(
+    with_table: TargetDatabase, migrations: MigrationFiles, settings: Any
+) -> None:
+    settings.SQLMIGRATIONS_STATEMENT_LOCK_TIMEOUT = 0
+    migrations.pair("002_alter_t", ALTER, "SELECT 1;")
+
+    with blocking(with_table) as blocker:
+        timer = blocker.release_after(3.0)
+        result = with_table.run("sqlmigrate_up")
+        timer.join()
+
+    assert result.code == 0, result.output
+    assert "lock timeout on" not in result.out
+    assert f"waiting for a lock with no lock timeout: {blocker_text(blocker)}" in result.out
+    assert "Applying 002_alter_t... OK" in result.out
+    assert with_table.applied() == [1, 2]
 
 
 # ---------------------------------------------------------------------------

@@ -77,8 +77,15 @@ class StatementFailed(Exception):
 class Blockers:
     """Who a migration's attempt waited for, as the vendor could see it while it waited."""
 
-    def __init__(self, known: str | None = None):
+    def __init__(self, known: str | None = None, on_first_sight: OnWait | None = None):
         self.seen = known
+        self._on_first_sight = on_first_sight
+
+    def saw(self, description: str) -> None:
+        first = self.seen is None
+        self.seen = description
+        if first and self._on_first_sight is not None:
+            self._on_first_sight(description)
 
     def describe(self) -> str:
         return self.seen or "blocked by a session that could not be identified (it may have ended)"
@@ -144,10 +151,16 @@ class Vendor(ABC):
         tried again."""
         return False
 
-    def watch_blockers(self, limits: WaitLimits) -> AbstractContextManager[Blockers]:
+    def watch_blockers(
+        self, limits: WaitLimits, on_wait: OnWait | None = None
+    ) -> AbstractContextManager[Blockers]:
         """Held around one attempt: finds out whom the migration waits for while it
-        waits (once the attempt fails, its wait and what it waited on are gone)."""
+        waits (once the attempt fails, its wait and what it waited on are gone).
+        ``on_wait`` is told the first time, for a wait with no limit to end it."""
         return nullcontext(Blockers())
+
+    def stop_watching(self) -> None:  # noqa: B027 (optional hook)
+        """The run is over: release what watch_blockers() kept between migrations."""
 
     def session_limits(self, limits: WaitLimits) -> AbstractContextManager[None]:
         """``limits`` for the statements of a no-transaction file, restored after."""

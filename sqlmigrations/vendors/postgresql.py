@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from sqlmigrations.batch import BatchFailed, can_batch, run_batch
@@ -42,6 +45,10 @@ _TRANSACTION_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "P
 class PostgreSQL(Vendor):
     name = "postgresql"
     backup_suffix = ".dump"
+
+    def __init__(self, connection: BaseDatabaseWrapper):
+        super().__init__(connection)
+        self._watcher: _BlockerWatcher | None = None
 
     def split(self, text: str) -> list[Statement]:
         return _split_postgresql(text)
@@ -107,27 +114,30 @@ class PostgreSQL(Vendor):
         return failure.code == "SQLSTATE 55P03"
 
     @contextmanager
-    def watch_blockers(self, limits: WaitLimits) -> Iterator[Blockers]:
+    def watch_blockers(
+        self, limits: WaitLimits, on_wait: OnWait | None = None
+    ) -> Iterator[Blockers]:
         """A second session asks pg_blocking_pids() about the runner's while it runs:
-        the server's own answer to whom it waits for. It starts only after a while,
-        so a migration that does not wait costs nothing."""
-        blockers = Blockers()
-        if not limits.lock_timeout or self.connection.connection is None:
+        the server's own answer to whom it waits for. It connects only after a
+        while, so a migration that does not wait costs nothing."""
+        blockers = Blockers(on_first_sight=on_wait)
+        if self.connection.connection is None:
             yield blockers
             return
         # At least three looks within any wait that reaches the timeout.
-        interval = min(max(limits.lock_timeout / 4, 0.05), 1.0)
-        watcher = _BlockerWatcher(
-            self.connection.get_connection_params(),
-            self.connection.connection.info.backend_pid,
-            interval,
-            blockers,
-        )
-        watcher.start()
+        interval = min(max((limits.lock_timeout or 4.0) / 4, 0.05), 1.0)
+        if self._watcher is None:
+            self._watcher = _BlockerWatcher(self.connection.get_connection_params())
+        self._watcher.arm(self.connection.connection.info.backend_pid, interval, blockers)
         try:
             yield blockers
         finally:
-            watcher.stop()
+            self._watcher.disarm()
+
+    def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
 
     @contextmanager
     def session_limits(self, limits: WaitLimits) -> Iterator[None]:
@@ -257,42 +267,76 @@ LIMIT 1
 QUERY_SHOWN = 120  # characters of the blocker's query in a message
 
 
-class _BlockerWatcher:
-    def __init__(
-        self, params: dict[str, Any], runner_pid: int, interval: float, blockers: Blockers
-    ):
-        self.params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
-        self.runner_pid = runner_pid
-        self.interval = interval
-        self.blockers = blockers
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(
-            target=self._watch, name="sqlmigrations-blockers", daemon=True
-        )
+@dataclass
+class _Watch:
+    runner_pid: int
+    interval: float
+    blockers: Blockers
+    due: float  # time.monotonic() of the next look
 
-    def start(self) -> None:
+
+class _BlockerWatcher:
+    """One thread for a whole run, armed around each attempt: starting a thread per
+    migration would cost more than a fast migration itself."""
+
+    def __init__(self, params: dict[str, Any]):
+        self.params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+        self.changed = threading.Condition()
+        self.watch: _Watch | None = None
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="sqlmigrations-blockers", daemon=True)
         self.thread.start()
 
-    def stop(self) -> None:
-        self.stopped.set()
+    def arm(self, runner_pid: int, interval: float, blockers: Blockers) -> None:
+        with self.changed:
+            self.watch = _Watch(runner_pid, interval, blockers, time.monotonic() + interval)
+            self.changed.notify()
+
+    def disarm(self) -> None:
+        with self.changed:
+            self.watch = None
+
+    def close(self) -> None:
+        with self.changed:
+            self.closed = True
+            self.changed.notify()
         # Not longer: a look-up stuck on a slow server must not hold the run.
         self.thread.join(timeout=1.0)
 
-    def _watch(self) -> None:
+    def _run(self) -> None:
         import psycopg
 
         conn = None
         try:
-            while not self.stopped.wait(self.interval):
-                if conn is None:
-                    conn = psycopg.connect(**self.params, autocommit=True)
-                row = conn.execute(_BLOCKERS, [self.runner_pid]).fetchone()
-                if row is not None:
-                    self.blockers.seen = _describe_blocker(*row)
-        except Exception:
-            # Only a report: failing to look must not fail the migration, whose
-            # message then says the blocker could not be identified.
-            pass
+            while True:
+                with self.changed:
+                    if self.closed:
+                        return
+                    watch = self.watch
+                    if watch is None:
+                        self.changed.wait()
+                        continue
+                    delay = watch.due - time.monotonic()
+                    if delay > 0:
+                        self.changed.wait(delay)
+                        continue
+                    watch.due = time.monotonic() + watch.interval
+                try:
+                    if conn is None:
+                        conn = psycopg.connect(**self.params, autocommit=True)
+                    row = conn.execute(_BLOCKERS, [watch.runner_pid]).fetchone()
+                except Exception:
+                    # Only a report: failing to look must not fail the migration,
+                    # whose message then says the blocker could not be identified.
+                    with self.changed:
+                        watch.due = math.inf  # no more looks for this attempt
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    continue
+                with self.changed:
+                    if row is not None and self.watch is watch:
+                        watch.blockers.saw(_describe_blocker(*row))
         finally:
             if conn is not None:
                 conn.close()

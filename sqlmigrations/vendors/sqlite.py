@@ -100,7 +100,10 @@ class SQLite(Vendor):
     def is_lock_timeout(self, failure: StatementFailed) -> bool:
         return failure.code == "SQLITE_BUSY"
 
-    def watch_blockers(self, limits: WaitLimits) -> AbstractContextManager[Blockers]:
+    def watch_blockers(
+        self, limits: WaitLimits, on_wait: OnWait | None = None
+    ) -> AbstractContextManager[Blockers]:
+        # SQLite waits inside one call (the busy handler): nothing to watch with.
         return contextlib.nullcontext(
             Blockers(
                 "blocked by another connection holding the write lock on the SQLite file "

@@ -280,7 +280,7 @@ class SqlMigrationsCommand(BaseCommand):
             return
         if event == "wait":
             self.stdout.write(progress.message)
-        elif event == "retry":
+        elif event in ("retry", "lock_wait"):
             # Ends the "Applying ..." line; the next attempt starts a new one.
             self.stdout.write(" " + self.style.WARNING(progress.message))
         elif event == "backup":
