@@ -269,6 +269,18 @@ def test_a_bad_directive_is_refused_before_anything_runs(
     assert target.user_tables() == set()
 
 
+def test_manage_py_check_reports_a_bad_directive(migrations: MigrationFiles) -> None:
+    migrations.pair("001_a", "-- sqlmigrate: lock-timeout=soon\nSELECT 1;\n", "SELECT 1;")
+
+    result = manage(
+        "check", database_url="postgres://nobody@127.0.0.1:1/none", migrations_dir=migrations.path
+    )
+
+    assert result.code == 1, result.output
+    assert "sqlmigrations.E001" in result.err
+    assert "001_a.up.sql:1: lock-timeout=soon: the value must be a duration" in result.err
+
+
 def test_a_directive_below_the_first_statement_is_refused(
     target: TargetDatabase, migrations: MigrationFiles
 ) -> None:
