@@ -240,6 +240,8 @@ def test_real_command_options_bound_the_wait(
     assert result.code == 1, result.output
     assert "lock timeout on 002_alter_t (attempt 1 of 2): " in result.out
     assert blocker_text(blocker) in result.out
+    # SQLite: the process holding the file's write lock, found in /proc/locks.
+    assert f"pid {blocker.pid}" in result.out
     assert "gave up after 2 attempts of 0.3s" in result.err
     assert "Traceback" not in result.output
     assert with_table.applied() == [1]
