@@ -93,7 +93,7 @@ def blocker_text(blocker: Blocker) -> str:
 def with_table(target: TargetDatabase, migrations: MigrationFiles, settings: Any) -> TargetDatabase:
     migrations.pair("001_t", "CREATE TABLE t (id integer PRIMARY KEY);", "DROP TABLE t;")
     assert target.run("sqlmigrate_up").code == 0
-    settings.SQLMIGRATIONS_STATEMENT_LOCK_TIMEOUT = 0.3
+    settings.SQLMIGRATIONS_STATEMENT_LOCK_TIMEOUT = 0.5
     settings.SQLMIGRATIONS_LOCK_RETRIES = 2
     return target
 
@@ -134,7 +134,7 @@ def test_a_blocked_migration_is_retried_then_fails_naming_the_blocker(
     assert any("gave up after 3 attempts" in line for line in rest)
     assert "Applied before the failure: none." in result.err
     assert "Not applied (rolled back or not started): 002_alter_t." in result.err
-    # Three attempts of 0.3s and two pauses: bounded, whatever the blocker does.
+    # Three attempts of 0.5s and two pauses: bounded, whatever the blocker does.
     assert elapsed < 15
     assert columns(with_table, "t") == ["id"]
     assert with_table.applied() == [1]
@@ -229,7 +229,7 @@ def test_real_command_options_bound_the_wait(
             "sqlmigrate_up",
             "--no-color",
             "--statement-lock-timeout",
-            "0.3",
+            "0.5",
             "--lock-retries",
             "1",
             database_url=with_table.url,
@@ -242,7 +242,7 @@ def test_real_command_options_bound_the_wait(
     assert blocker_text(blocker) in result.out
     # SQLite: the process holding the file's write lock, found in /proc/locks.
     assert f"pid {blocker.pid}" in result.out
-    assert "gave up after 2 attempts of 0.3s" in result.err
+    assert "gave up after 2 attempts of 0.5s" in result.err
     assert "Traceback" not in result.output
     assert with_table.applied() == [1]
 
