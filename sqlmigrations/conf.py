@@ -10,6 +10,7 @@ from django.conf import settings
 
 from sqlmigrations.errors import ConfigurationError
 from sqlmigrations.files import distinct_dirs
+from sqlmigrations.waits import MAX_SECONDS
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 # No deploy should wait longer than a day for another runner; the bound also keeps the
@@ -82,8 +83,10 @@ def _seconds(name: str, default: float | None) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         number = math.nan
-    if not math.isfinite(number) or number < 0:
-        raise ConfigurationError(f"{name} must be a number of seconds, 0 or more, not {value!r}")
+    if not 0 <= number <= MAX_SECONDS:  # also refuses nan
+        raise ConfigurationError(
+            f"{name} must be a number of seconds from 0 to {MAX_SECONDS:g}, not {value!r}"
+        )
     return number
 
 

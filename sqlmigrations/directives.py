@@ -11,16 +11,19 @@ differently from what its author wrote.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
+
+from sqlmigrations.waits import MAX_SECONDS
 
 _DIRECTIVE = re.compile(r"--\s*sqlmigrate:(?P<words>.*)", re.IGNORECASE)
 # Only lines at the start of a line: a directive's text inside a statement is not one.
 _DIRECTIVE_ANYWHERE = re.compile(r"^[ \t]*--[ \t]*sqlmigrate:", re.IGNORECASE | re.MULTILINE)
 _DURATION = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|min|h)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
-DURATION_HELP = "a duration such as 5s, 500ms or 2min (a bare number is seconds; 0 disables)"
+DURATION_HELP = (
+    "a duration such as 5s, 500ms or 2min, at most 24 days (a bare number is seconds; 0 disables)"
+)
 KNOWN = "no-transaction, lock-timeout=, lock-retries=, statement-timeout="
 
 
@@ -41,7 +44,7 @@ def parse_duration(text: str) -> float | None:
     if match is None:
         return None
     seconds = float(match["number"]) * _UNIT_SECONDS[match["unit"]]
-    return seconds if math.isfinite(seconds) else None
+    return seconds if seconds <= MAX_SECONDS else None
 
 
 def parse_directives(text: str) -> Directives:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlmigrations.files import SqlFile
 
+# Both databases take these limits as a C int of milliseconds: about 24.8 days.
+MAX_SECONDS = (2**31 - 1) / 1000
 FIRST_PAUSE = 1.0  # seconds; shorter when the attempts themselves are shorter
 MAX_PAUSE = 30.0
 

@@ -255,6 +255,9 @@ def test_real_command_options_bound_the_wait(
         ("-- sqlmigrate: lock-retries=-1", "lock-retries=-1"),
         ("-- sqlmigrate: lock-retries=2.5", "lock-retries=2.5"),
         ("-- sqlmigrate: no-transaction lock-retries=2", "no-transaction"),
+        # Beyond what either database can take (a C int of milliseconds).
+        ("-- sqlmigrate: statement-timeout=9999999", "statement-timeout=9999999"),
+        ("-- sqlmigrate: lock-timeout=1s lock-timeout=2s", "given twice"),
     ],
 )
 def test_a_bad_directive_is_refused_before_anything_runs(
@@ -281,6 +284,50 @@ def test_manage_py_check_reports_a_bad_directive(migrations: MigrationFiles) -> 
     assert result.code == 1, result.output
     assert "sqlmigrations.E001" in result.err
     assert "001_a.up.sql:1: lock-timeout=soon: the value must be a duration" in result.err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e12", "soon"])
+def test_a_bad_limit_option_is_refused_in_one_line(
+    migrations: MigrationFiles, tmp_path: Any, value: str
+) -> None:
+    migrations.table(1, "a")
+    database = tmp_path / "db.sqlite3"
+
+    result = manage(
+        "sqlmigrate_up",
+        "--statement-lock-timeout",
+        value,
+        database_url=f"sqlite:///{database}",
+        migrations_dir=migrations.path,
+    )
+
+    assert result.code == 2, result.output
+    assert "--statement-lock-timeout" in result.err
+    assert "Traceback" not in result.output
+    assert not database.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SQLMIGRATIONS_LOCK_RETRIES", -1),
+        ("SQLMIGRATIONS_LOCK_RETRIES", "3"),
+        ("SQLMIGRATIONS_STATEMENT_LOCK_TIMEOUT", float("nan")),
+        ("SQLMIGRATIONS_STATEMENT_TIMEOUT", 1e12),
+        ("SQLMIGRATIONS_CONNECT_TIMEOUT", "soon"),
+    ],
+)
+def test_a_bad_setting_is_refused_before_anything_runs(
+    target: TargetDatabase, migrations: MigrationFiles, settings: Any, name: str, value: Any
+) -> None:
+    migrations.table(1, "a")
+    setattr(settings, name, value)
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 2, result.output
+    assert result.err.startswith(name)
+    assert target.user_tables() == set()
 
 
 def test_a_directive_below_the_first_statement_is_refused(
@@ -452,7 +499,12 @@ def silent_server() -> Iterator[int]:
 
 
 def run_against(
-    port: int, migrations: MigrationFiles, *args: str, query: str = "", **settings: Any
+    port: int,
+    migrations: MigrationFiles,
+    *args: str,
+    query: str = "",
+    env: dict[str, str] | None = None,
+    **settings: Any,
 ) -> tuple[Any, float]:
     started = time.monotonic()
     result = run_python(
@@ -461,7 +513,7 @@ def run_against(
         "--no-color",
         database_url=f"postgres://deploy:s3cretpw@127.0.0.1:{port}/app{query}",
         migrations_dir=migrations.path,
-        env={"SQLMIGRATIONS_TEST_SETTINGS": json.dumps(settings)},
+        env={"SQLMIGRATIONS_TEST_SETTINGS": json.dumps(settings), **(env or {})},
         timeout=60,
     )
     return result, time.monotonic() - started
@@ -521,4 +573,22 @@ def test_the_urls_own_connect_timeout_wins(silent_server: int, migrations: Migra
     assert result.code == 1, result.output
     assert "no answer within 2s" in result.err
     assert f"127.0.0.1:{silent_server}" in result.err
+    assert elapsed < 20
+
+
+def test_libpqs_own_environment_variable_wins_too(
+    silent_server: int, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+
+    result, elapsed = run_against(
+        silent_server,
+        migrations,
+        "sqlmigrate_status",
+        env={"PGCONNECT_TIMEOUT": "2"},
+        SQLMIGRATIONS_CONNECT_TIMEOUT=300,
+    )
+
+    assert result.code == 1, result.output
+    assert "no answer within 2s" in result.err
     assert elapsed < 20

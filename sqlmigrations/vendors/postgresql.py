@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 import threading
 import time
@@ -163,14 +164,16 @@ class PostgreSQL(Vendor):
     def bound_connecting(self, timeout: float) -> None:
         # libpq's connect_timeout; psycopg alone would wait 130s per host.
         options = self.connection.settings_dict.setdefault("OPTIONS", {})
-        if timeout and "connect_timeout" not in options:
+        chosen = "connect_timeout" in options or os.environ.get("PGCONNECT_TIMEOUT")
+        if timeout and not chosen:
             options["connect_timeout"] = max(2, round(timeout))  # libpq's minimum is 2
 
     def explain_connect_error(self, exc: Exception) -> str | None:
         if type(exc.__cause__ or exc).__name__ != "ConnectionTimeout":
             return None
         # As libpq reads it: whole seconds, at least 2.
-        value = self.connection.settings_dict.get("OPTIONS", {}).get("connect_timeout")
+        options = self.connection.settings_dict.get("OPTIONS", {})
+        value = options.get("connect_timeout", os.environ.get("PGCONNECT_TIMEOUT"))
         try:
             timeout = max(2, int(float(value)))
         except (TypeError, ValueError):

@@ -23,6 +23,7 @@ from sqlmigrations.database import describe, one_line
 from sqlmigrations.errors import SqlMigrationsError, mask_secrets
 from sqlmigrations.executor import Executor, Progress, Step
 from sqlmigrations.files import MAX_VERSION
+from sqlmigrations.waits import MAX_SECONDS
 
 # schema_migrations.version is a signed 64-bit integer: no version can be larger.
 INTERRUPTED = 130
@@ -63,6 +64,17 @@ def whole_number(value: str) -> int:
         raise ArgumentTypeError(f"'{value}' is not a whole number") from None
     if number < 0:
         raise ArgumentTypeError(f"must be 0 or more, not {number}")
+    return number
+
+
+def limit_seconds(value: str) -> float:
+    """A migration's limit: the databases take at most a C int of milliseconds."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise ArgumentTypeError(f"'{value}' is not a number of seconds") from None
+    if not 0 <= number <= MAX_SECONDS:  # also refuses nan
+        raise ArgumentTypeError(f"must be from 0 to {MAX_SECONDS:g} seconds, not {value}")
     return number
 
 
@@ -194,7 +206,7 @@ class SqlMigrationsCommand(BaseCommand):
         """Each migration's own waits, not the wait for another runner (--lock-timeout)."""
         parser.add_argument(
             "--statement-lock-timeout",
-            type=seconds,
+            type=limit_seconds,
             default=None,
             metavar="SECONDS",
             help="How long each attempt of a migration may wait for a table lock held by "
@@ -211,7 +223,7 @@ class SqlMigrationsCommand(BaseCommand):
         )
         parser.add_argument(
             "--statement-timeout",
-            type=seconds,
+            type=limit_seconds,
             default=None,
             metavar="SECONDS",
             help="PostgreSQL: how long one statement of a migration may run; 0 disables "
