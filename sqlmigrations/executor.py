@@ -345,7 +345,8 @@ class Executor:
         event: str,
     ) -> None:
         """Run one migration in its transaction; while an attempt fails only on a
-        lock timeout (it did nothing), pause and try the whole migration again."""
+        lock timeout or a deadlock (it did nothing), pause and try the whole
+        migration again."""
         label = step.migration.label
         for attempt in range(1, limits.attempts + 1):
             with self.database.watch_blockers(
@@ -355,19 +356,21 @@ class Executor:
                     self.database.run_in_transaction(statements, change, self.recorder, limits)
                     return
                 except StatementFailed as exc:
-                    if not self.database.is_lock_timeout(exc):
+                    conflict = self.database.lock_conflict(exc)
+                    if conflict is None:
                         _explain_statement_timeout(exc, limits)
                         raise
                     failure, blocked_by = exc, blockers.describe()
             if attempt == limits.attempts:
-                failure.explanation = [f"{blocked_by}; {limits.gave_up(attempt)}.", LOCK_ADVICE]
+                gave_up = limits.gave_up(attempt, timed_out=conflict == "lock timeout")
+                failure.explanation = [f"{blocked_by}; {gave_up}.", LOCK_ADVICE]
                 raise failure
             pause = limits.pause(attempt)
             self.progress(
                 Progress(
                     "retry",
                     step.migration,
-                    message=f"lock timeout on {label} (attempt {attempt} of {limits.attempts}): "
+                    message=f"{conflict} on {label} (attempt {attempt} of {limits.attempts}): "
                     f"{blocked_by}; retrying in {seconds(pause)}",
                 )
             )
@@ -414,7 +417,7 @@ class Executor:
             try:
                 self.database.execute(step.statements, in_transaction=False)
             except StatementFailed as failure:
-                if self.database.is_lock_timeout(failure):
+                if self.database.lock_conflict(failure):
                     failure.explanation = [
                         f"{blockers.describe()}; not retried: a no-transaction file's "
                         "statements commit one by one."

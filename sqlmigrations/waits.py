@@ -61,9 +61,9 @@ class WaitLimits:
         first = min(self.lock_timeout or FIRST_PAUSE, FIRST_PAUSE)
         return float(min(first * 2 ** (attempt - 1), MAX_PAUSE))
 
-    def gave_up(self, attempts: int) -> str:
+    def gave_up(self, attempts: int, *, timed_out: bool = True) -> str:
         noun = "attempt" if attempts == 1 else "attempts"
-        each = f" of {seconds(self.lock_timeout)}" if self.lock_timeout else ""
+        each = f" of {seconds(self.lock_timeout)}" if self.lock_timeout and timed_out else ""
         return f"gave up after {attempts} {noun}{each}"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import MigrationFiles, TargetDatabase, manage, run_python
+from tests.conftest import MigrationFiles, TargetDatabase, manage, run_python, wait_for_query
 
 ALTER = "ALTER TABLE t ADD COLUMN x integer;\n"
 
@@ -176,6 +176,44 @@ def test_rolling_back_is_retried_the_same_way(
     assert "lock timeout on 002_alter_t (attempt 1 of 11): " in result.out
     assert columns(with_table, "t") == ["id"]
     assert with_table.applied() == [1]
+
+
+def test_a_migration_chosen_as_a_deadlock_victim_is_retried(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair("001_ab", "CREATE TABLE a (id int);\nCREATE TABLE b (id int);", "SELECT 1;")
+    assert postgres.run("sqlmigrate_up").code == 0
+    # Longer than deadlock_timeout (1s), so the server finds the cycle first.
+    migrations.pair(
+        "002_lock_both",
+        "-- sqlmigrate: lock-timeout=5s\n"
+        "LOCK TABLE a IN EXCLUSIVE MODE;\nLOCK TABLE b IN EXCLUSIVE MODE;\n",
+        "SELECT 1;",
+    )
+    other = psycopg.connect(postgres.url, autocommit=True)
+    other.execute("BEGIN")
+    other.execute("LOCK TABLE b IN EXCLUSIVE MODE")
+    other_pid = other.info.backend_pid
+
+    def close_the_cycle() -> None:
+        # Once the runner holds a and waits for b, ask for a: a deadlock.
+        wait_for_query(postgres, "LOCK TABLE a")  # the runner's message, both statements
+        time.sleep(0.2)  # it has taken a and waits for b
+        other.execute("LOCK TABLE a IN EXCLUSIVE MODE")
+        other.execute("COMMIT")
+
+    thread = threading.Thread(target=close_the_cycle)
+    thread.start()
+    try:
+        result = postgres.run("sqlmigrate_up")
+    finally:
+        thread.join(timeout=30)
+        other.close()
+
+    assert result.code == 0, result.output
+    assert f"deadlock on 002_lock_both (attempt 1 of 4): blocked by pid {other_pid}" in (result.out)
+    assert "Applying 002_lock_both... OK" in result.out
+    assert postgres.applied() == [1, 2]
 
 
 def test_zero_retries_fails_after_one_attempt(

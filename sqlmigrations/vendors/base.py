@@ -145,11 +145,11 @@ class Vendor(ABC):
 
     # Waiting for other sessions ----------------------------------------------
 
-    def is_lock_timeout(self, failure: StatementFailed) -> bool:
-        """True when the statement failed only because another session held a lock
-        longer than the limit: in a transaction, nothing was done and it can be
-        tried again."""
-        return False
+    def lock_conflict(self, failure: StatementFailed) -> str | None:
+        """What went wrong ("lock timeout", "deadlock") when the statement failed only
+        because of another session's locks: in a transaction, nothing was done and
+        it can be tried again. None for any other failure."""
+        return None
 
     def watch_blockers(
         self, limits: WaitLimits, on_wait: OnWait | None = None

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 # A fixed key: advisory locks are already scoped to one database.
 ADVISORY_LOCK_KEY = 0x53514D47  # "SQMG"
 POLL_INTERVAL = 0.2
+# Seconds between looks at whom a migration waits for (and before the first).
+LOOK_EVERY = 0.25
 
 # First words of statements that may begin or end a transaction; the parser then
 # tells them from SAVEPOINT-style ones and from PREPARE of a query.
@@ -111,8 +113,12 @@ class PostgreSQL(Vendor):
 
     # Waiting for other sessions ----------------------------------------------
 
-    def is_lock_timeout(self, failure: StatementFailed) -> bool:
-        return failure.code == "SQLSTATE 55P03"
+    def lock_conflict(self, failure: StatementFailed) -> str | None:
+        # lock_not_available: lock_timeout, or NOWAIT; deadlock_detected: the server
+        # chose this transaction to break a cycle with another session.
+        return {"SQLSTATE 55P03": "lock timeout", "SQLSTATE 40P01": "deadlock"}.get(
+            failure.code or ""
+        )
 
     @contextmanager
     def watch_blockers(
@@ -125,8 +131,10 @@ class PostgreSQL(Vendor):
         if self.connection.connection is None:
             yield blockers
             return
-        # At least three looks within any wait that reaches the timeout.
-        interval = min(max((limits.lock_timeout or 4.0) / 4, 0.05), 1.0)
+        # At least three looks within any wait that reaches the timeout, and
+        # several within deadlock_timeout (1s by default), after which the server
+        # may end the wait as a deadlock.
+        interval = min(max((limits.lock_timeout or 1.0) / 4, 0.05), LOOK_EVERY)
         if self._watcher is None:
             self._watcher = _BlockerWatcher(self.connection.get_connection_params())
         self._watcher.arm(self.connection.connection.info.backend_pid, interval, blockers)

@@ -97,8 +97,8 @@ class SQLite(Vendor):
 
     # Waiting for other connections --------------------------------------------
 
-    def is_lock_timeout(self, failure: StatementFailed) -> bool:
-        return failure.code == "SQLITE_BUSY"
+    def lock_conflict(self, failure: StatementFailed) -> str | None:
+        return "lock timeout" if failure.code == "SQLITE_BUSY" else None
 
     def watch_blockers(
         self, limits: WaitLimits, on_wait: OnWait | None = None
