@@ -216,6 +216,49 @@ def test_a_migration_chosen_as_a_deadlock_victim_is_retried(
     assert postgres.applied() == [1, 2]
 
 
+def test_when_the_blocker_cannot_be_looked_up_the_run_still_says_so_in_one_line(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # A role allowed one connection: the runner's own. The look-up session is refused.
+    role = f"sqlm_one_{postgres.name[-12:]}"
+    postgres.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
+    postgres.execute(f'GRANT ALL ON DATABASE "{postgres.name}" TO {role}')
+    postgres.execute(f"GRANT ALL ON SCHEMA public TO {role}")
+    postgres.execute("CREATE TABLE t (id integer PRIMARY KEY)")
+    postgres.execute(f"ALTER TABLE t OWNER TO {role}")
+    url = postgres.url.replace("postgres@", f"{role}@", 1)
+    migrations.pair("001_alter_t", ALTER, "SELECT 1;")
+    try:
+        with blocking(postgres):
+            result = manage(
+                "sqlmigrate_up",
+                "--statement-lock-timeout",
+                "0.5",
+                "--lock-retries",
+                "1",
+                database_url=url,
+                migrations_dir=migrations.path,
+                timeout=60,
+            )
+    finally:
+        postgres.execute(f"REASSIGN OWNED BY {role} TO postgres")
+        postgres.execute(f"DROP OWNED BY {role}")
+        with psycopg.connect(postgres.url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [role]
+            )
+        postgres.execute(f"DROP ROLE {role}")
+
+    assert result.code == 1, result.output
+    assert (
+        "lock timeout on 001_alter_t (attempt 1 of 2): blocked by a session that could not be identified"
+        in result.out
+    )
+    assert "Traceback" not in result.output
+    assert "Exception in thread" not in result.output
+    assert columns(postgres, "t") == ["id"]
+
+
 def test_zero_retries_fails_after_one_attempt(
     with_table: TargetDatabase, migrations: MigrationFiles, settings: Any
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import threading
@@ -19,7 +18,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from sqlmigrations.batch import BatchFailed, can_batch, run_batch
-from sqlmigrations.errors import LockTimeout
+from sqlmigrations.errors import LockTimeout, mask_secrets
 from sqlmigrations.sql import Statement, _split_postgresql
 from sqlmigrations.vendors.base import (
     Blockers,
@@ -136,7 +135,9 @@ class PostgreSQL(Vendor):
         # may end the wait as a deadlock.
         interval = min(max((limits.lock_timeout or 1.0) / 4, 0.05), LOOK_EVERY)
         if self._watcher is None:
-            self._watcher = _BlockerWatcher(self.connection.get_connection_params())
+            self._watcher = _BlockerWatcher(
+                self.connection.get_connection_params(), self.connection.settings_dict
+            )
         self._watcher.arm(self.connection.connection.info.backend_pid, interval, blockers)
         try:
             yield blockers
@@ -284,14 +285,16 @@ class _Watch:
     interval: float
     blockers: Blockers
     due: float  # time.monotonic() of the next look
+    failed: bool = False  # a look failed: no more for this attempt
 
 
 class _BlockerWatcher:
     """One thread for a whole run, armed around each attempt: starting a thread per
     migration would cost more than a fast migration itself."""
 
-    def __init__(self, params: dict[str, Any]):
+    def __init__(self, params: dict[str, Any], settings_dict: dict[str, Any]):
         self.params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+        self.settings_dict = settings_dict  # to mask the password, should a query show it
         self.changed = threading.Condition()
         self.watch: _Watch | None = None
         self.closed = False
@@ -324,7 +327,7 @@ class _BlockerWatcher:
                     if self.closed:
                         return
                     watch = self.watch
-                    if watch is None:
+                    if watch is None or watch.failed:
                         self.changed.wait()
                         continue
                     delay = watch.due - time.monotonic()
@@ -336,18 +339,18 @@ class _BlockerWatcher:
                     if conn is None:
                         conn = psycopg.connect(**self.params, autocommit=True)
                     row = conn.execute(_BLOCKERS, [watch.runner_pid]).fetchone()
+                    with self.changed:
+                        if row is not None and self.watch is watch:
+                            text = _describe_blocker(*row)
+                            watch.blockers.saw(mask_secrets(text, self.settings_dict))
                 except Exception:
                     # Only a report: failing to look must not fail the migration,
                     # whose message then says the blocker could not be identified.
                     with self.changed:
-                        watch.due = math.inf  # no more looks for this attempt
+                        watch.failed = True
                     if conn is not None:
                         conn.close()
                     conn = None
-                    continue
-                with self.changed:
-                    if row is not None and self.watch is watch:
-                        watch.blockers.saw(_describe_blocker(*row))
         finally:
             if conn is not None:
                 conn.close()
