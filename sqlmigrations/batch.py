@@ -50,8 +50,13 @@ def can_batch(connection: BaseDatabaseWrapper) -> bool:
     )
 
 
-def run_batch(connection: BaseDatabaseWrapper, statements: Sequence[str]) -> None:
+def run_batch(
+    connection: BaseDatabaseWrapper, statements: Sequence[str], setup: Sequence[str] = ()
+) -> None:
     """Run ``statements`` as one transaction in one round trip; raise BatchFailed on error.
+
+    ``setup`` runs first in the same transaction (the runner's SET LOCAL); a
+    failure there is reported with a negative index.
 
     Errors of the connection itself (lost, cancelled by Ctrl-C) are raised as
     Django's database errors, as a cursor would raise them.
@@ -60,7 +65,7 @@ def run_batch(connection: BaseDatabaseWrapper, statements: Sequence[str]) -> Non
     from psycopg import errors, pq
 
     # An explicit block rather than the message's implicit one, which refuses SAVEPOINT.
-    pieces = ["BEGIN", *statements, "COMMIT"]
+    pieces = ["BEGIN", *setup, *statements, "COMMIT"]
     connection.ensure_connection()
     conn = connection.connection
     encoding = conn.info.encoding
@@ -80,10 +85,10 @@ def run_batch(connection: BaseDatabaseWrapper, statements: Sequence[str]) -> Non
     if failed is not None:
         index, result = failed
         error = errors.error_from_result(result, encoding=encoding)
-        # index - 1: BEGIN came first. A failed COMMIT (a deferred constraint)
+        # BEGIN and the setup came first. A failed COMMIT (a deferred constraint)
         # is reported as index len(statements).
         offset = sum(map(len, pieces[:index])) + len(SEPARATOR) * index  # pieces[index]'s start
-        raise BatchFailed(index - 1, offset, error)
+        raise BatchFailed(index - 1 - len(setup), offset, error)
 
 
 def _receive(conn: Any) -> tuple[int, Any] | None:

@@ -32,10 +32,22 @@ def check_migration_files(app_configs: Any = None, **kwargs: Any) -> list[Error]
             continue
         seen.add(key)
         try:
-            load_migrations(dirs, vendor)
+            migrations = load_migrations(dirs, vendor)
         except InvalidMigrationFiles as exc:
             errors.extend(
                 Error(problem, hint=f"database '{alias}'", id="sqlmigrations.E001")
                 for problem in exc.problems
             )
+            continue
+        # '-- sqlmigrate:' headers are read from the text alone, like the names.
+        errors.extend(
+            Error(
+                f"{sql_file.path.name}:{line}: {problem}",
+                hint=f"database '{alias}'",
+                id="sqlmigrations.E001",
+            )
+            for migration in migrations
+            for sql_file in (migration.up, migration.down)
+            for line, problem in sql_file.directives.problems
+        )
     return errors

@@ -10,11 +10,16 @@ from django.conf import settings
 
 from sqlmigrations.errors import ConfigurationError
 from sqlmigrations.files import distinct_dirs
+from sqlmigrations.waits import MAX_SECONDS
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 # No deploy should wait longer than a day for another runner; the bound also keeps the
 # wait within SQLite's busy timeout, a C int of milliseconds (about 24.8 days).
 MAX_LOCK_TIMEOUT = 86400.0
+# A migration's own waits (not the runner's lock): see waits.py.
+DEFAULT_STATEMENT_LOCK_TIMEOUT = 5.0
+DEFAULT_LOCK_RETRIES = 3
+DEFAULT_CONNECT_TIMEOUT = 10
 
 
 def _configured_dirs(alias: str) -> Any:
@@ -68,6 +73,46 @@ def checked_lock_timeout(value: object) -> float:
     if number > MAX_LOCK_TIMEOUT:  # inf and 1e400 too
         raise ValueError(f"must be at most {MAX_LOCK_TIMEOUT:g} (one day)")
     return number
+
+
+def _seconds(name: str, default: float | None) -> float | None:
+    value = getattr(settings, name, default)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not 0 <= number <= MAX_SECONDS:  # also refuses nan
+        raise ConfigurationError(
+            f"{name} must be a number of seconds from 0 to {MAX_SECONDS:g}, not {value!r}"
+        )
+    return number
+
+
+def statement_lock_timeout() -> float:
+    """Seconds one attempt of a migration may wait for a lock held by another session."""
+    return _seconds("SQLMIGRATIONS_STATEMENT_LOCK_TIMEOUT", DEFAULT_STATEMENT_LOCK_TIMEOUT) or 0.0
+
+
+def lock_retries() -> int:
+    """How many times a migration that timed out on a lock is tried again."""
+    value = getattr(settings, "SQLMIGRATIONS_LOCK_RETRIES", DEFAULT_LOCK_RETRIES)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(
+            f"SQLMIGRATIONS_LOCK_RETRIES must be a whole number, 0 or more, not {value!r}"
+        )
+    return value
+
+
+def statement_timeout() -> float | None:
+    """PostgreSQL's statement_timeout for each migration; None leaves the session's own."""
+    return _seconds("SQLMIGRATIONS_STATEMENT_TIMEOUT", None)
+
+
+def connect_timeout() -> float:
+    """Seconds to wait for the database server to answer when connecting; 0: the driver's."""
+    return _seconds("SQLMIGRATIONS_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT) or 0.0
 
 
 def has_migration_dirs(alias: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ImproperlyConfigured
 from django.db import Error as DjangoDatabaseError
 from django.db import connections
@@ -53,7 +55,12 @@ def describe(connection: BaseDatabaseWrapper) -> str:
     return f"{connection.vendor} {user}{host}{port}/{settings['NAME'] or '(no name)'}"
 
 
-def connect(connection: BaseDatabaseWrapper) -> None:
+def connect(
+    connection: BaseDatabaseWrapper,
+    explain: Callable[[Exception], str | None] | None = None,
+) -> None:
+    """Connect now, or raise DatabaseUnavailable naming where (``explain``: the
+    vendor's clearer reason for a driver error, such as a connect timeout)."""
     try:
         connection.ensure_connection()
     except ImproperlyConfigured as exc:
@@ -66,7 +73,7 @@ def connect(connection: BaseDatabaseWrapper) -> None:
             )
         ) from exc
     except DjangoDatabaseError as exc:
-        reason = one_line(str(exc)) or type(exc).__name__
+        reason = (explain and explain(exc)) or one_line(str(exc)) or type(exc).__name__
         raise DatabaseUnavailable(
             mask_secrets(
                 f"cannot connect to database '{connection.alias}' "

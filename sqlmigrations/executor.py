@@ -33,8 +33,10 @@ from sqlmigrations.planner import (
 )
 from sqlmigrations.recorder import MigrationRecorder
 from sqlmigrations.signals import migration_applied, migration_reverted
+from sqlmigrations.sql import Statement
 from sqlmigrations.vendors import vendor_for
 from sqlmigrations.vendors.base import HistoryChange, StatementFailed
+from sqlmigrations.waits import WaitLimits, seconds
 
 logger = logging.getLogger("sqlmigrations")
 
@@ -54,7 +56,9 @@ __all__ = [
 class Progress:
     """What the executor reports while it works; commands turn it into output."""
 
-    # apply_start, apply_success, unapply_start, unapply_success, skip, failure, wait, backup
+    # apply_start, apply_success, unapply_start, unapply_success, skip, failure, wait,
+    # retry (a lock timeout; the migration is tried again), lock_wait (waiting for a
+    # lock with no timeout), backup
     event: str
     migration: Migration | None = None
     elapsed_ms: int | None = None
@@ -72,11 +76,24 @@ class Executor:
         dirs: Sequence[Path] | None = None,
         progress: ProgressCallback | None = None,
         lock_timeout: float | None = None,
+        statement_lock_timeout: float | None = None,
+        lock_retries: int | None = None,
+        statement_timeout: float | None = None,
     ):
+        """``lock_timeout`` bounds the wait for another runner; the next three, each
+        migration's own waits (see waits.py). None takes the setting."""
         self.connection = get_connection(database)
         self.alias = database
         self.vendor = self.connection.vendor
         self.database = vendor_for(self.connection)
+        self.database.bound_connecting(conf.connect_timeout())
+        self.limits = WaitLimits(
+            conf.statement_lock_timeout()
+            if statement_lock_timeout is None
+            else statement_lock_timeout,
+            conf.lock_retries() if lock_retries is None else lock_retries,
+            conf.statement_timeout() if statement_timeout is None else statement_timeout,
+        )
         self.dirs = list(dirs) if dirs is not None else conf.migration_dirs(database)
         self._report = progress or (lambda _: None)
         self.lock_timeout = conf.lock_timeout() if lock_timeout is None else lock_timeout
@@ -111,7 +128,7 @@ class Executor:
         """The history, read without creating anything (not even a SQLite file)."""
         if not self.recorder.database_exists():
             return {}
-        connect(self.connection)
+        connect(self.connection, self.database.explain_connect_error)
         return self.recorder.applied()
 
     def status(self) -> list[MigrationState]:
@@ -145,7 +162,7 @@ class Executor:
         there first (under the lock, so it is the state the run starts from).
         """
         planner = self._load("up")  # invalid files fail before connecting
-        connect(self.connection)
+        connect(self.connection, self.database.explain_connect_error)
         with self._lock(), self.database.run_session():
             # Planned from the history read under the lock, before anything is created.
             plan = planner.plan_up(self.recorder.applied(), target, allow_out_of_order)
@@ -172,7 +189,7 @@ class Executor:
         if not self.recorder.database_exists():
             planner.plan_down({}, steps, target)  # still reject impossible options
             return []  # and do not create a SQLite file just to find it empty
-        connect(self.connection)
+        connect(self.connection, self.database.explain_connect_error)
         with self._lock(), self.database.run_session():
             self.recorder.locate()
             plan = planner.plan_down(self.recorder.applied(), steps, target)
@@ -192,7 +209,7 @@ class Executor:
         files = {m.version: m for m in self.migrations()}
         if not self.recorder.database_exists():
             return []
-        connect(self.connection)
+        connect(self.connection, self.database.explain_connect_error)
         with self._lock():
             changes = []
             for version, record in sorted(self.recorder.applied().items()):
@@ -245,6 +262,10 @@ class Executor:
             logger.info("Backup of database '%s' written to %s", self.alias, progress.message)
         elif progress.event == "wait":
             logger.info("%s", progress.message)
+        elif progress.event == "lock_wait":
+            logger.info("On database '%s': %s", self.alias, progress.message)
+        elif progress.event == "retry":
+            logger.warning("On database '%s': %s", self.alias, progress.message)
 
     def _backup(self, plan: list[Step], directory: Path | None, reason: str) -> None:
         if plan and directory is not None:
@@ -258,6 +279,12 @@ class Executor:
         )
 
     def _run(self, plan: list[Step], direction: str, *, fake: bool = False) -> list[Migration]:
+        try:
+            return self._run_plan(plan, direction, fake)
+        finally:
+            self.database.stop_watching()
+
+    def _run_plan(self, plan: list[Step], direction: str, fake: bool) -> list[Migration]:
         done: list[Migration] = []
         verb = "Applied" if direction == "up" else "Rolled back"
         event = "apply" if direction == "up" else "unapply"
@@ -265,13 +292,14 @@ class Executor:
             self.progress(Progress(f"{event}_start", step.migration))
             started = time.perf_counter()
             outside = not fake and not step.sql_file.transactional
+            limits = self.limits.for_file(step.sql_file)
             try:
                 if outside:
-                    self._run_outside_transaction(step, direction, started)
+                    self._run_outside_transaction(step, direction, started, limits)
                 else:
                     change = HistoryChange(step.migration, direction == "up", started)
                     statements = [] if fake else step.statements
-                    self.database.run_in_transaction(statements, change, self.recorder)
+                    self._run_with_retries(step, statements, change, limits, event)
             except KeyboardInterrupt:
                 self.progress(Progress("failure", step.migration))
                 raise MigrationInterrupted(
@@ -285,7 +313,8 @@ class Executor:
                 name = step.sql_file.path.name
                 raise MigrationFailed(
                     location=name if failure.line is None else f"{name}:{failure.line}",
-                    message=failure.message,
+                    # The runner's findings follow the database's notes, as notes.
+                    message="\n".join([failure.message, *(f"  {x}" for x in failure.explanation)]),
                     code=failure.code,
                     done=[m.label for m in done],
                     not_done=[s.migration.label for s in plan[index:]],
@@ -309,7 +338,65 @@ class Executor:
             )
         return done
 
-    def _run_outside_transaction(self, step: Step, direction: str, started: float) -> None:
+    def _run_with_retries(
+        self,
+        step: Step,
+        statements: list[Statement],
+        change: HistoryChange,
+        limits: WaitLimits,
+        event: str,
+    ) -> None:
+        """Run one migration in its transaction; while an attempt fails only on a
+        lock timeout or a deadlock (it did nothing), pause and try the whole
+        migration again."""
+        label = step.migration.label
+        for attempt in range(1, limits.attempts + 1):
+            with self.database.watch_blockers(
+                limits, self._unlimited_wait(step, limits, event)
+            ) as blockers:
+                try:
+                    self.database.run_in_transaction(statements, change, self.recorder, limits)
+                    return
+                except StatementFailed as exc:
+                    conflict = self.database.lock_conflict(exc)
+                    if conflict is None:
+                        _explain_statement_timeout(exc, limits)
+                        raise
+                    failure, blocked_by = exc, blockers.describe()
+            if attempt == limits.attempts:
+                gave_up = limits.gave_up(attempt, timed_out=conflict == "lock timeout")
+                failure.explanation = [f"{blocked_by}; {gave_up}.", LOCK_ADVICE]
+                raise failure
+            pause = limits.pause(attempt)
+            self.progress(
+                Progress(
+                    "retry",
+                    step.migration,
+                    message=f"{conflict} on {label} (attempt {attempt} of {limits.attempts}): "
+                    f"{blocked_by}; retrying in {seconds(pause)}",
+                )
+            )
+            time.sleep(pause)
+            self.progress(Progress(f"{event}_start", step.migration))
+
+    def _unlimited_wait(
+        self, step: Step, limits: WaitLimits, event: str
+    ) -> Callable[[str], None] | None:
+        """With no lock timeout, a wait can last indefinitely: it is said once, when
+        the watcher first sees it (from the watcher's thread; the run is blocked)."""
+        if limits.lock_timeout:
+            return None
+
+        def tell(blocked_by: str) -> None:
+            message = f"waiting for a lock with no lock timeout: {blocked_by}"
+            self.progress(Progress("lock_wait", step.migration, message=message))
+            self.progress(Progress(f"{event}_start", step.migration))
+
+        return tell
+
+    def _run_outside_transaction(
+        self, step: Step, direction: str, started: float, limits: WaitLimits
+    ) -> None:
         """A ``-- sqlmigrate: no-transaction`` file: each statement commits on its own.
 
         A dirty history row is written first and cleared last, so a failure or a
@@ -322,12 +409,46 @@ class Executor:
                 self.recorder.record_applied(step.migration, 0, dirty=True)
             else:
                 self.recorder.mark_dirty(version)
-        self.database.execute(step.statements, in_transaction=False)
+        event = "apply" if direction == "up" else "unapply"
+        with (
+            self.database.session_limits(limits),
+            self.database.watch_blockers(
+                limits, self._unlimited_wait(step, limits, event)
+            ) as blockers,
+        ):
+            try:
+                self.database.execute(step.statements, in_transaction=False)
+            except StatementFailed as failure:
+                if self.database.lock_conflict(failure):
+                    failure.explanation = [
+                        f"{blockers.describe()}; not retried: a no-transaction file's "
+                        "statements commit one by one."
+                    ]
+                _explain_statement_timeout(failure, limits)
+                raise
         with self.database.write_transaction():
             if direction == "up":
                 self.recorder.mark_clean(version, _ms_since(started))
             else:
                 self.recorder.record_unapplied(version)
+
+
+LOCK_ADVICE = (
+    "Let that transaction finish (or end it) and run again, or allow longer waits: "
+    "--statement-lock-timeout / --lock-retries, the settings "
+    "SQLMIGRATIONS_STATEMENT_LOCK_TIMEOUT / SQLMIGRATIONS_LOCK_RETRIES, or the file's "
+    "'-- sqlmigrate: lock-timeout=... lock-retries=...'."
+)
+
+
+def _explain_statement_timeout(failure: StatementFailed, limits: WaitLimits) -> None:
+    if limits.statement_timeout and "statement timeout" in failure.message:
+        failure.explanation = [
+            f"The statement ran longer than the statement timeout of "
+            f"{seconds(limits.statement_timeout)} (not retried). Raise it with "
+            "--statement-timeout, SQLMIGRATIONS_STATEMENT_TIMEOUT or the file's "
+            "'-- sqlmigrate: statement-timeout=...'; 0 disables it."
+        ]
 
 
 def _ms_since(started: float) -> int:

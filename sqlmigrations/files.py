@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from sqlmigrations.directives import Directives, parse_directives
 from sqlmigrations.errors import InvalidMigrationFiles
-from sqlmigrations.sql import runs_in_transaction
 
 # Vendors as Django names them (connection.vendor).
 VENDORS = frozenset({"postgresql", "sqlite", "mysql", "oracle"})
@@ -41,9 +41,13 @@ class SqlFile:
     def checksum(self) -> str:
         return checksum(self.text)
 
+    @cached_property
+    def directives(self) -> Directives:
+        return parse_directives(self.text)
+
     @property
     def transactional(self) -> bool:
-        return runs_in_transaction(self.text)
+        return not self.directives.no_transaction
 
 
 @dataclass(frozen=True)

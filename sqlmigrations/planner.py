@@ -73,10 +73,12 @@ class Planner:
         problems = []
         for migration in self.migrations:
             sql_file = _file(migration, direction)
+            name = sql_file.path.name
+            problems += [f"{name}:{line}: {text}" for line, text in sql_file.directives.problems]
             try:
                 statements = self.vendor.split(sql_file.text)
             except SqlSyntaxError as exc:
-                problems.append(f"{sql_file.path.name}:{exc.line}: {exc.message}")
+                problems.append(f"{name}:{exc.line}: {exc.message}")
                 continue
             transactional = sql_file.transactional
             for statement in statements:

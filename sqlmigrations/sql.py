@@ -24,14 +24,6 @@ class Statement:
     line: int  # 1-based line of the statement's first token in its file
 
 
-NO_TRANSACTION = re.compile(r"--\s*sqlmigrate:\s*no-transaction\s*", re.IGNORECASE)
-
-
-def runs_in_transaction(text: str) -> bool:
-    """False when the file's first line opts out: ``-- sqlmigrate: no-transaction``."""
-    return NO_TRANSACTION.fullmatch(text.split("\n", 1)[0].strip()) is None
-
-
 class SqlSyntaxError(Exception):
     def __init__(self, line: int, message: str):
         self.line = line

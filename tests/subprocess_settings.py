@@ -17,3 +17,9 @@ if os.environ.get("REPORTS_DATABASE_URL"):
 
     DATABASES["reports"] = dj_database_url.parse(os.environ["REPORTS_DATABASE_URL"])  # noqa: F405
     SQLMIGRATIONS_DATABASE_DIRS = {"reports": [os.environ["REPORTS_MIGRATION_DIRS"]]}
+
+# Any other settings a test needs, as JSON: {"SQLMIGRATIONS_CONNECT_TIMEOUT": 1}.
+if os.environ.get("SQLMIGRATIONS_TEST_SETTINGS"):
+    import json
+
+    globals().update(json.loads(os.environ["SQLMIGRATIONS_TEST_SETTINGS"]))

@@ -26,6 +26,7 @@ from sqlmigrations.sql import Statement, refuse_nul
 if TYPE_CHECKING:
     from sqlmigrations.files import Migration
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.waits import WaitLimits
 
 OnWait = Callable[[str], None]
 
@@ -66,7 +67,26 @@ class StatementFailed(Exception):
             offset = reported.position - 1 - sent_at
             self.line = statement.line + statement.sql.count("\n", 0, offset)
         self.message = mask_secrets(message, settings_dict) if message else reported.lines()
+        # Lines the runner adds under the database's message (whom it waited for).
+        self.explanation: list[str] = []
         super().__init__(self.message)
+
+
+class Blockers:
+    """Who a migration's attempt waited for, as the vendor could see it while it waited."""
+
+    def __init__(self, known: str | None = None, on_first_sight: OnWait | None = None):
+        self.seen = known
+        self._on_first_sight = on_first_sight
+
+    def saw(self, description: str) -> None:
+        first = self.seen is None
+        self.seen = description
+        if first and self._on_first_sight is not None:
+            self._on_first_sight(description)
+
+    def describe(self) -> str:
+        return self.seen or "blocked by a session that could not be identified (it may have ended)"
 
 
 class Vendor(ABC):
@@ -124,9 +144,49 @@ class Vendor(ABC):
 
     @abstractmethod
     def run_in_transaction(
-        self, statements: list[Statement], change: HistoryChange, recorder: MigrationRecorder
+        self,
+        statements: list[Statement],
+        change: HistoryChange,
+        recorder: MigrationRecorder,
+        limits: WaitLimits | None = None,
     ) -> None:
-        """Run a migration and its history change atomically; StatementFailed on error."""
+        """Run a migration and its history change atomically; StatementFailed on error.
+
+        ``limits`` bound its waits for other sessions' locks (and on PostgreSQL its
+        statements' time); the file's own statements may still change them for itself.
+        """
+
+    # Waiting for other sessions ----------------------------------------------
+
+    def lock_conflict(self, failure: StatementFailed) -> str | None:
+        """What went wrong ("lock timeout", "deadlock") when the statement failed only
+        because of another session's locks: in a transaction, nothing was done and
+        it can be tried again. None for any other failure."""
+        return None
+
+    def watch_blockers(
+        self, limits: WaitLimits, on_wait: OnWait | None = None
+    ) -> AbstractContextManager[Blockers]:
+        """Held around one attempt: finds out whom the migration waits for while it
+        waits (once the attempt fails, its wait and what it waited on are gone).
+        ``on_wait`` is told the first time, for a wait with no limit to end it."""
+        return nullcontext(Blockers())
+
+    def stop_watching(self) -> None:  # noqa: B027 (optional hook)
+        """The run is over: release what watch_blockers() kept between migrations."""
+
+    def session_limits(self, limits: WaitLimits) -> AbstractContextManager[None]:
+        """``limits`` for the statements of a no-transaction file, restored after."""
+        return nullcontext()
+
+    # Connecting --------------------------------------------------------------
+
+    def bound_connecting(self, timeout: float) -> None:  # noqa: B027 (optional hook)
+        """Make connecting give up after ``timeout`` seconds unless the user chose."""
+
+    def explain_connect_error(self, exc: Exception) -> str | None:
+        """A clearer reason than the driver's for a failed connection, if there is one."""
+        return None
 
     def run_session(self) -> AbstractContextManager[None]:
         """Held for a whole run, inside run_lock: each migration starts from the

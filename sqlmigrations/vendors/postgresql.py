@@ -21,7 +21,9 @@ sends, and refuses files that would turn it off.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -34,21 +36,32 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from sqlmigrations.batch import BatchFailed, can_batch, run_batch
-from sqlmigrations.errors import NO_TRANSACTION_HINT, DatabaseMessage, LockTimeout, one_line
+from sqlmigrations.errors import (
+    NO_TRANSACTION_HINT,
+    DatabaseMessage,
+    LockTimeout,
+    mask_secrets,
+    one_line,
+)
 from sqlmigrations.sql import Statement, _split_postgresql
 from sqlmigrations.vendors.base import (
+    Blockers,
     HistoryChange,
     OnWait,
     StatementFailed,
     Vendor,
 )
+from sqlmigrations.waits import milliseconds, seconds
 
 if TYPE_CHECKING:
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.waits import WaitLimits
 
 # A fixed key: advisory locks are already scoped to one database.
 ADVISORY_LOCK_KEY = 0x53514D47  # "SQMG"
 POLL_INTERVAL = 0.2
+# Seconds between looks at whom a migration waits for (and before the first).
+LOOK_EVERY = 0.25
 
 # First words of statements that may begin or end a transaction; the parser then
 # tells them from SAVEPOINT-style ones and from PREPARE of a query.
@@ -61,6 +74,10 @@ STRINGS_ON = f"SET {STRINGS} = on"
 class PostgreSQL(Vendor):
     name = "postgresql"
     backup_suffix = ".dump"
+
+    def __init__(self, connection: BaseDatabaseWrapper):
+        super().__init__(connection)
+        self._watcher: _BlockerWatcher | None = None
 
     def split_text(self, text: str) -> list[Statement]:
         return _split_postgresql(text)
@@ -151,11 +168,20 @@ class PostgreSQL(Vendor):
                 cursor.execute(sql)
 
     def run_in_transaction(
-        self, statements: list[Statement], change: HistoryChange, recorder: MigrationRecorder
+        self,
+        statements: list[Statement],
+        change: HistoryChange,
+        recorder: MigrationRecorder,
+        limits: WaitLimits | None = None,
     ) -> None:
+        # SET LOCAL first: the file's own SET comes later and wins, for its migration only.
+        setup = [f"SET LOCAL {name} = {value}" for name, value in _settings(limits).items()]
         if not can_batch(self.connection):
             # Inside a caller's transaction: a savepoint of theirs, statement by statement.
             with self.history_failures(), self.write_transaction():
+                with self.connection.cursor() as cursor:
+                    for sql in setup:
+                        cursor.execute(sql)
                 self.execute(statements, in_transaction=True)
                 recorder.record(change)
             return
@@ -164,11 +190,13 @@ class PostgreSQL(Vendor):
         with self.history_failures():  # nothing of the migration was sent yet
             self.before_message()
         try:
-            run_batch(self.connection, [*(s.sql for s in statements), *restore, history])
+            run_batch(self.connection, [*(s.sql for s in statements), *restore, history], setup)
         except BatchFailed as failed:
             # Past the file's statements: restoring the session, its history row,
-            # or COMMIT (a deferred constraint), which have no line in the file.
-            statement = statements[failed.index] if failed.index < len(statements) else None
+            # or COMMIT (a deferred constraint), which have no line in the file;
+            # before them, the runner's own SET LOCAL (a negative index).
+            inside = 0 <= failed.index < len(statements)
+            statement = statements[failed.index] if inside else None
             raise StatementFailed(
                 statement, failed.error, self, sent_at=failed.offset
             ) from failed.error
@@ -176,6 +204,88 @@ class PostgreSQL(Vendor):
             # The exchange itself broke (the connection was lost): the server may
             # have committed the whole message, or none of it.
             raise StatementFailed(None, exc, self, outcome_unknown=True) from exc
+
+    # Waiting for other sessions ----------------------------------------------
+
+    def lock_conflict(self, failure: StatementFailed) -> str | None:
+        # lock_not_available: lock_timeout, or NOWAIT; deadlock_detected: the server
+        # chose this transaction to break a cycle with another session.
+        return {"SQLSTATE 55P03": "lock timeout", "SQLSTATE 40P01": "deadlock"}.get(
+            failure.code or ""
+        )
+
+    @contextmanager
+    def watch_blockers(
+        self, limits: WaitLimits, on_wait: OnWait | None = None
+    ) -> Iterator[Blockers]:
+        """A second session asks pg_blocking_pids() about the runner's while it runs:
+        the server's own answer to whom it waits for. It connects only after a
+        while, so a migration that does not wait costs nothing."""
+        blockers = Blockers(on_first_sight=on_wait)
+        if self.connection.connection is None:
+            yield blockers
+            return
+        # At least three looks within any wait that reaches the timeout, and
+        # several within deadlock_timeout (1s by default), after which the server
+        # may end the wait as a deadlock.
+        interval = min(max((limits.lock_timeout or 1.0) / 4, 0.05), LOOK_EVERY)
+        if self._watcher is None:
+            self._watcher = _BlockerWatcher(
+                self.connection.get_connection_params(), self.connection.settings_dict
+            )
+        self._watcher.arm(self.connection.connection.info.backend_pid, interval, blockers)
+        try:
+            yield blockers
+        finally:
+            self._watcher.disarm()
+
+    def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+
+    @contextmanager
+    def session_limits(self, limits: WaitLimits) -> Iterator[None]:
+        wanted = _settings(limits)
+        previous: dict[str, str] = {}
+        with self.connection.cursor() as cursor:
+            for name, value in wanted.items():
+                cursor.execute(
+                    "SELECT current_setting(%s), set_config(%s, %s, false)",
+                    [name, name, value.strip("'")],
+                )
+                previous[name] = cursor.fetchone()[0]
+        try:
+            yield
+        finally:
+            # A broken connection is closed anyway; nothing to restore then.
+            with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
+                for name, value in previous.items():
+                    cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+
+    # Connecting --------------------------------------------------------------
+
+    def bound_connecting(self, timeout: float) -> None:
+        # libpq's connect_timeout; psycopg alone would wait 130s per host.
+        options = self.connection.settings_dict.setdefault("OPTIONS", {})
+        chosen = "connect_timeout" in options or os.environ.get("PGCONNECT_TIMEOUT")
+        if timeout and not chosen:
+            options["connect_timeout"] = max(2, round(timeout))  # libpq's minimum is 2
+
+    def explain_connect_error(self, exc: Exception) -> str | None:
+        if type(exc.__cause__ or exc).__name__ != "ConnectionTimeout":
+            return None
+        # As libpq reads it: whole seconds, at least 2.
+        options = self.connection.settings_dict.get("OPTIONS", {})
+        value = options.get("connect_timeout", os.environ.get("PGCONNECT_TIMEOUT"))
+        try:
+            timeout = max(2, int(float(value)))
+        except (TypeError, ValueError):
+            return None
+        return (
+            f"no answer within {timeout}s (connect timeout: SQLMIGRATIONS_CONNECT_TIMEOUT, "
+            "or connect_timeout in the URL or OPTIONS)"
+        )
 
     def backup(self, path: Path) -> None:
         from sqlmigrations.backup import backup_postgresql
@@ -378,3 +488,133 @@ def _lock_holder(cursor: CursorWrapper) -> str:
     where = f" from {addr}" if addr else ""
     app_part = f", {app}" if app else ""
     return f"pid {pid}, user {user}{where}{app_part}, connected {started}"
+
+
+def _settings(limits: WaitLimits | None) -> dict[str, str]:
+    """The server settings ``limits`` ask for, as SQL literals (None: leave it)."""
+    if limits is None:
+        return {}
+    wanted = {"lock_timeout": limits.lock_timeout, "statement_timeout": limits.statement_timeout}
+    return {
+        name: f"'{milliseconds(value)}ms'" for name, value in wanted.items() if value is not None
+    }
+
+
+# Whom the runner's session waits for, oldest transaction first (the likeliest
+# root of a queue). pid 0 is a prepared transaction.
+_BLOCKERS = """
+SELECT b.pid, a.usename, a.state,
+       floor(extract(epoch FROM now() - a.state_change))::int,
+       to_char(a.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), a.query,
+       count(*) OVER ()
+FROM unnest(pg_blocking_pids(%s)) AS b(pid)
+LEFT JOIN pg_stat_activity a ON a.pid = b.pid
+ORDER BY a.xact_start NULLS LAST, b.pid
+LIMIT 1
+"""
+QUERY_SHOWN = 120  # characters of the blocker's query in a message
+
+
+@dataclass
+class _Watch:
+    runner_pid: int
+    interval: float
+    blockers: Blockers
+    due: float  # time.monotonic() of the next look
+    failed: bool = False  # a look failed: no more for this attempt
+
+
+class _BlockerWatcher:
+    """One thread for a whole run, armed around each attempt: starting a thread per
+    migration would cost more than a fast migration itself."""
+
+    def __init__(self, params: dict[str, Any], settings_dict: dict[str, Any]):
+        self.params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+        self.settings_dict = settings_dict  # to mask the password, should a query show it
+        self.changed = threading.Condition()
+        self.watch: _Watch | None = None
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="sqlmigrations-blockers", daemon=True)
+        self.thread.start()
+
+    def arm(self, runner_pid: int, interval: float, blockers: Blockers) -> None:
+        with self.changed:
+            self.watch = _Watch(runner_pid, interval, blockers, time.monotonic() + interval)
+            self.changed.notify()
+
+    def disarm(self) -> None:
+        with self.changed:
+            self.watch = None
+
+    def close(self) -> None:
+        with self.changed:
+            self.closed = True
+            self.changed.notify()
+        # Not longer: a look-up stuck on a slow server must not hold the run.
+        self.thread.join(timeout=1.0)
+
+    def _run(self) -> None:
+        import psycopg
+
+        conn = None
+        try:
+            while True:
+                with self.changed:
+                    if self.closed:
+                        return
+                    watch = self.watch
+                    if watch is None or watch.failed:
+                        self.changed.wait()
+                        continue
+                    delay = watch.due - time.monotonic()
+                    if delay > 0:
+                        self.changed.wait(delay)
+                        continue
+                    watch.due = time.monotonic() + watch.interval
+                try:
+                    if conn is None:
+                        conn = psycopg.connect(**self.params, autocommit=True)
+                    row = conn.execute(_BLOCKERS, [watch.runner_pid]).fetchone()
+                    with self.changed:
+                        if row is not None and self.watch is watch:
+                            text = _describe_blocker(*row)
+                            watch.blockers.saw(mask_secrets(text, self.settings_dict))
+                except Exception:
+                    # Only a report: failing to look must not fail the migration,
+                    # whose message then says the blocker could not be identified.
+                    with self.changed:
+                        watch.failed = True
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+def _describe_blocker(
+    pid: int,
+    user: str | None,
+    state: str | None,
+    for_seconds: int | None,
+    query_start: str | None,
+    query: str | None,
+    count: int,
+) -> str:
+    if pid == 0:
+        text = "a prepared transaction (see pg_prepared_xacts)"
+    else:
+        text = f"pid {pid}, user {user or 'unknown'}, state {state or 'unknown'}"
+        if for_seconds is not None:
+            text += f", for {seconds(for_seconds)}"
+        if query_start:
+            text += f", query started {query_start}"
+        if query:
+            shown = " ".join(query.split())
+            if len(shown) > QUERY_SHOWN:
+                shown = shown[: QUERY_SHOWN - 3] + "..."
+            text += f": {shown}"
+    if count > 1:
+        others = count - 1
+        text += f" (and {others} other session{'s' if others > 1 else ''})"
+    return f"blocked by {text}"

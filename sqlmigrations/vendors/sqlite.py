@@ -28,19 +28,24 @@ from sqlmigrations.errors import (
 )
 from sqlmigrations.sql import Statement, _split_sqlite
 from sqlmigrations.vendors.base import (
+    Blockers,
     HistoryChange,
     OnWait,
     StatementFailed,
     Vendor,
 )
+from sqlmigrations.waits import milliseconds
 
 if TYPE_CHECKING:
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.waits import WaitLimits
 
 POLL_INTERVAL = 0.1
 LOCK_SUFFIX = "-sqlmigrations-lock"
 # Rows named per table when the foreign-key check fails.
 SHOWN_ROWIDS = 5
+# busy_timeout is a C int of milliseconds: the longest wait SQLite can be given (24 days).
+FOREVER_MS = 2**31 - 1
 
 # Connection settings a file may change that decide what a later file does, or
 # whether the history can be written (query_only); read when a run begins and
@@ -136,19 +141,65 @@ class SQLite(Vendor):
     # Running -----------------------------------------------------------------
 
     def run_in_transaction(
-        self, statements: list[Statement], change: HistoryChange, recorder: MigrationRecorder
+        self,
+        statements: list[Statement],
+        change: HistoryChange,
+        recorder: MigrationRecorder,
+        limits: WaitLimits | None = None,
     ) -> None:
-        with (
-            self._foreign_keys_off(),
-            self.history_failures(),
-            self.write_transaction(),
-        ):
-            self.execute(statements, in_transaction=True)
-            self._check_foreign_keys()
-            recorder.record(change)
+        try:
+            with (
+                self.session_limits(limits),
+                self._foreign_keys_off(),
+                self.history_failures(),
+                self.write_transaction(),
+            ):
+                self.execute(statements, in_transaction=True)
+                self._check_foreign_keys()
+                recorder.record(change)
+        except DatabaseError as exc:
+            if not self.is_busy(exc):
+                raise
+            # BEGIN IMMEDIATE (or COMMIT) waited for another connection's write lock:
+            # nothing ran, as for PostgreSQL's lock timeout. Blamed on the first
+            # statement, the one the transaction was begun for.
+            first = statements[0] if statements else None
+            failure = StatementFailed(first, exc, self)
+            failure.code = "SQLITE_BUSY"
+            raise failure from exc
 
     def is_busy(self, exc: DatabaseError) -> bool:
         return "database is locked" in str(exc)
+
+    # Waiting for other connections --------------------------------------------
+
+    def lock_conflict(self, failure: StatementFailed) -> str | None:
+        return "lock timeout" if failure.code == "SQLITE_BUSY" else None
+
+    def watch_blockers(
+        self, limits: WaitLimits, on_wait: OnWait | None = None
+    ) -> AbstractContextManager[Blockers]:
+        # SQLite waits inside one call (its busy handler): the holder is looked up
+        # when the wait has failed, while it still holds the lock.
+        return contextlib.nullcontext(_WriteLockHolder(self.connection))
+
+    @contextmanager
+    def session_limits(self, limits: WaitLimits | None) -> Iterator[None]:
+        """The lock wait is SQLite's busy timeout, a setting of the connection."""
+        if limits is None or limits.lock_timeout is None:
+            yield
+            return
+        wait = milliseconds(limits.lock_timeout) or FOREVER_MS  # 0 disables the limit
+        self.connection.ensure_connection()
+        with self.connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            previous = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA busy_timeout = {int(wait)}")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
     @contextmanager
     def write_transaction(self) -> Iterator[None]:
@@ -220,6 +271,69 @@ class SQLite(Vendor):
         from sqlmigrations.backup import backup_sqlite
 
         backup_sqlite(self.connection, path)
+
+
+# SQLite's lock bytes (os_unix.c): a writer holds RESERVED in the database file, or
+# in WAL mode the first lock byte of the -shm file.
+RESERVED_BYTE = 0x40000001
+WAL_WRITE_LOCK_BYTE = 120
+
+
+class _WriteLockHolder(Blockers):
+    def __init__(self, connection: object):
+        super().__init__()
+        self.connection = connection
+
+    def describe(self) -> str:
+        text = "blocked by another connection holding the write lock on the SQLite file"
+        settings = getattr(self.connection, "settings_dict", {})
+        pids = write_lock_holders(Path(str(settings.get("NAME", ""))))
+        if not pids:
+            return f"{text} (an open write transaction; SQLite does not say whose)"
+        return f"{text} ({'; '.join(_describe_process(pid) for pid in pids)})"
+
+
+def write_lock_holders(database: Path) -> list[int]:
+    """Linux: the processes holding the file's write lock, from /proc/locks; [] elsewhere."""
+    wanted: dict[str, int] = {}
+    for path, byte in ((database, RESERVED_BYTE), (Path(f"{database}-shm"), WAL_WRITE_LOCK_BYTE)):
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        # /proc/locks names a file as MAJOR:MINOR:INODE, the device numbers in hex.
+        wanted[f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"] = byte
+    try:
+        lines = Path("/proc/locks").read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError:
+        return []
+    pids = set()
+    for line in lines:
+        # "1: POSIX  ADVISORY  WRITE 2107 fe:00:2146489 1073741825 1073741825"; a
+        # request still waiting has "->" after the number and is not a holder.
+        fields = line.split()
+        if len(fields) < 8 or fields[1] not in ("POSIX", "OFDLCK") or fields[3] != "WRITE":
+            continue
+        held = wanted.get(fields[5])
+        start, end = fields[6], fields[7]
+        if held is None or not start.isdigit() or int(start) > held:
+            continue
+        if (end == "EOF" or (end.isdigit() and held <= int(end))) and fields[4].isdigit():
+            pids.add(int(fields[4]))
+    return sorted(pid for pid in pids if pid > 0)
+
+
+def _describe_process(pid: int) -> str:
+    if pid == os.getpid():
+        return f"pid {pid}, this process"
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return f"pid {pid}"
+    command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    if len(command) > 80:
+        command = command[:77] + "..."
+    return f"pid {pid}: {command}" if command else f"pid {pid}"
 
 
 def lock_path(connection: SQLiteDatabaseWrapper) -> Path:

@@ -23,6 +23,7 @@ from sqlmigrations.database import describe
 from sqlmigrations.errors import SqlMigrationsError, mask_secrets, one_line
 from sqlmigrations.executor import Executor, Progress, Step
 from sqlmigrations.files import MAX_VERSION
+from sqlmigrations.waits import MAX_SECONDS
 
 # schema_migrations.version is a signed 64-bit integer: no version can be larger.
 INTERRUPTED = 130
@@ -53,6 +54,27 @@ def version_number(value: str) -> int:
         raise ArgumentTypeError(f"must be 0 or more, not {number}")
     if number > MAX_VERSION:
         raise ArgumentTypeError(f"must be at most {MAX_VERSION}")
+    return number
+
+
+def whole_number(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ArgumentTypeError(f"'{value}' is not a whole number") from None
+    if number < 0:
+        raise ArgumentTypeError(f"must be 0 or more, not {number}")
+    return number
+
+
+def limit_seconds(value: str) -> float:
+    """A migration's limit: the databases take at most a C int of milliseconds."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise ArgumentTypeError(f"'{value}' is not a number of seconds") from None
+    if not 0 <= number <= MAX_SECONDS:  # also refuses nan
+        raise ArgumentTypeError(f"must be from 0 to {MAX_SECONDS:g} seconds, not {value}")
     return number
 
 
@@ -159,7 +181,12 @@ class SqlMigrationsCommand(BaseCommand):
 
     def make_executor(self, options: dict[str, Any]) -> Executor:
         executor = Executor(
-            options["database"], progress=self.report, lock_timeout=options["lock_timeout"]
+            options["database"],
+            progress=self.report,
+            lock_timeout=options["lock_timeout"],
+            statement_lock_timeout=options.get("statement_lock_timeout"),
+            lock_retries=options.get("lock_retries"),
+            statement_timeout=options.get("statement_timeout"),
         )
         if self.verbosity >= 2:
             self.stdout.write(f"Database: {describe(executor.connection)}")
@@ -173,6 +200,34 @@ class SqlMigrationsCommand(BaseCommand):
             metavar="SECONDS",
             help="How long to wait for another runner to finish before giving up "
             "(default: SQLMIGRATIONS_LOCK_TIMEOUT, 60).",
+        )
+
+    def add_migration_waits(self, parser: ArgumentParser) -> None:
+        """Each migration's own waits, not the wait for another runner (--lock-timeout)."""
+        parser.add_argument(
+            "--statement-lock-timeout",
+            type=limit_seconds,
+            default=None,
+            metavar="SECONDS",
+            help="How long each attempt of a migration may wait for a table lock held by "
+            "another session; 0 waits indefinitely "
+            "(default: SQLMIGRATIONS_STATEMENT_LOCK_TIMEOUT, 5).",
+        )
+        parser.add_argument(
+            "--lock-retries",
+            type=whole_number,
+            default=None,
+            metavar="N",
+            help="How many times a migration that timed out on a lock is tried again "
+            "(default: SQLMIGRATIONS_LOCK_RETRIES, 3).",
+        )
+        parser.add_argument(
+            "--statement-timeout",
+            type=limit_seconds,
+            default=None,
+            metavar="SECONDS",
+            help="PostgreSQL: how long one statement of a migration may run; 0 disables "
+            "(default: SQLMIGRATIONS_STATEMENT_TIMEOUT, or the session's own).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -237,6 +292,9 @@ class SqlMigrationsCommand(BaseCommand):
             return
         if event == "wait":
             self.stdout.write(progress.message)
+        elif event in ("retry", "lock_wait"):
+            # Ends the "Applying ..." line; the next attempt starts a new one.
+            self.stdout.write(" " + self.style.WARNING(progress.message))
         elif event == "backup":
             self.stdout.write(f"Backup written to {progress.message}")
         elif event in ("apply_start", "unapply_start"):

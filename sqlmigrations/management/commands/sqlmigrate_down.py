@@ -54,6 +54,7 @@ class Command(SqlMigrationsCommand):
         )
         self.add_backup_dir(parser)
         self.add_lock_timeout(parser)
+        self.add_migration_waits(parser)
 
     def run(self, **options: Any) -> None:
         executor = self.make_executor(options)
