@@ -208,7 +208,8 @@ def test_one_run_and_one_run_per_migration_give_the_same_schema(
     assert together == apart
     # And every migration saw the state the runner connected with.
     started = {row[1:] for row in together["probe"]}
-    connected = ('"$user", public', "postgres", "postgres", "0", "0", "UTC", "ISO, MDY")
+    # lock_timeout: the runner's own per-attempt limit (SQLMIGRATIONS_STATEMENT_LOCK_TIMEOUT).
+    connected = ('"$user", public', "postgres", "postgres", "0", "5s", "UTC", "ISO, MDY")
     assert started == {(*connected, "-", "UTF8", "on", 0, 0)}
     assert ("public", "b", "r", "postgres") in together["relations"]
     assert postgres.query("SELECT id FROM public.a") == [(1,)]
