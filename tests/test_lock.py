@@ -9,7 +9,13 @@ import psycopg
 import pytest
 
 from sqlmigrations.vendors.postgresql import ADVISORY_LOCK_KEY
-from tests.conftest import MigrationFiles, TargetDatabase, slow_statement, start_runner
+from tests.conftest import (
+    MigrationFiles,
+    TargetDatabase,
+    slow_statement,
+    start_runner,
+    wait_for_query,
+)
 
 RUNNERS = 4
 MIGRATIONS = 12
@@ -73,7 +79,9 @@ def test_waits_for_the_lock_and_then_runs(
     with psycopg.connect(postgres.url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
         runner = start_runner(postgres, migrations, "--lock-timeout", "60")
-        time.sleep(2)
+        # Until it has polled twice: past the first try, which prints the holder.
+        wait_for_query(postgres, "pg_try_advisory_lock")
+        time.sleep(0.5)
         assert runner.poll() is None  # still waiting
         holder.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
         out, err = runner.communicate(timeout=60)
