@@ -56,7 +56,7 @@ __all__ = [
 class Progress:
     """What the executor reports while it works; commands turn it into output."""
 
-    # apply_start, apply_success, unapply_start, unapply_success, skip, failure, wait,
+    # apply_start, apply_success, unapply_start, unapply_success, failure, wait,
     # retry (a lock timeout; the migration is tried again), lock_wait (waiting for a
     # lock with no timeout), backup
     event: str
@@ -256,8 +256,6 @@ class Executor:
             )
         elif progress.event == "failure":
             logger.error("%s failed on database '%s'", label, self.alias)
-        elif progress.event == "skip":
-            logger.info("Skipped %s on database '%s': %s", label, self.alias, progress.message)
         elif progress.event == "backup":
             logger.info("Backup of database '%s' written to %s", self.alias, progress.message)
         elif progress.event == "wait":

@@ -306,8 +306,6 @@ class SqlMigrationsCommand(BaseCommand):
                 self.stdout.write(self.style.SUCCESS(" FAKED"))
             else:
                 self.stdout.write(self.style.SUCCESS(f" OK ({progress.elapsed_ms} ms)"))
-        elif event == "skip":
-            self.stdout.write(self.style.WARNING(f" skipped ({progress.message})"))
         elif event == "failure":
             self.stdout.write(self.style.ERROR(" FAILED"))
 
