@@ -217,10 +217,27 @@ class MigrationInterrupted(SqlMigrationsError):
     exit_code = 130
 
     def __init__(
-        self, *, current: str, done: list[str], verb: str, outside_transaction: bool = False
+        self,
+        *,
+        current: str,
+        done: list[str],
+        verb: str,
+        outside_transaction: bool = False,
+        # It committed just before the interrupt was seen (None: it cannot be told).
+        committed: bool | None = False,
     ):
         before = f"{verb} before the interruption: {', '.join(done) or 'none'}."
-        if outside_transaction:
+        if committed:
+            message = (
+                f"interrupted just after {current} committed: it is "
+                f"{'applied' if verb == 'Applied' else 'rolled back'}. {before}"
+            )
+        elif committed is None:
+            message = (
+                f"interrupted during {current}, and whether it committed cannot be told "
+                f"(the connection was lost): sqlmigrate_status shows it. {before}"
+            )
+        elif outside_transaction:
             # Its statements commit one by one: say what is really left.
             message = (
                 f"interrupted during {current}, which runs outside a transaction "

@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.db import DatabaseError
+
 from sqlmigrations import conf
 from sqlmigrations.backup import write_backup
 from sqlmigrations.database import connect, get_connection
@@ -299,12 +301,19 @@ class Executor:
                     statements = [] if fake else step.statements
                     self._run_with_retries(step, statements, change, limits, event)
             except KeyboardInterrupt:
-                self.progress(Progress("failure", step.migration))
+                # The interrupt can land after the server committed (while its answer
+                # was being read): the history, read back, says what really happened.
+                committed = False if outside else self._committed(step, direction)
+                if committed:
+                    done.append(step.migration)
+                else:
+                    self.progress(Progress("failure", step.migration))
                 raise MigrationInterrupted(
                     current=step.migration.label,
                     done=[m.label for m in done],
                     verb=verb,
                     outside_transaction=outside,
+                    committed=committed,
                 ) from None
             except StatementFailed as failure:
                 self.progress(Progress("failure", step.migration))
@@ -335,6 +344,22 @@ class Executor:
                 fake=fake,
             )
         return done
+
+    def _committed(self, step: Step, direction: str) -> bool | None:
+        """After an interrupt: did this migration's transaction commit all the same?
+
+        None when the history cannot be read back (the run is ending anyway: a
+        fresh connection is tried if the interrupt closed the run's own)."""
+        for attempt in range(2):
+            try:
+                if attempt:
+                    self.connection.close()
+                    self.connection.ensure_connection()
+                applied = self.recorder.is_applied(step.migration.version)
+            except Exception:
+                continue
+            return applied == (direction == "up")
+        return None
 
     def _run_with_retries(
         self,
@@ -424,11 +449,15 @@ class Executor:
                     ]
                 _explain_statement_timeout(failure, limits)
                 raise
-        with self.database.write_transaction():
-            if direction == "up":
-                self.recorder.mark_clean(version, _ms_since(started))
-            else:
-                self.recorder.record_unapplied(version)
+        try:
+            with self.database.write_transaction():
+                if direction == "up":
+                    self.recorder.mark_clean(version, _ms_since(started))
+                else:
+                    self.recorder.record_unapplied(version)
+        except DatabaseError as exc:
+            # Every statement ran; only clearing the failed mark did not.
+            raise StatementFailed(None, exc, self.database, in_transaction=False) from exc
 
 
 LOCK_ADVICE = (

@@ -85,5 +85,5 @@ def test_deleting_a_parent_in_a_migration_is_refused_rather_than_half_cascaded(
     result = target.run("sqlmigrate_up")
 
     assert result.code == 1
-    assert "1 row of child reference missing rows of parent (rowid 12)" in result.err
+    assert "1 row of child references missing rows of parent (rowid 12)" in result.err
     assert target.query("SELECT count(*) FROM parent") == [(2,)]

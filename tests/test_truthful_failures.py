@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -81,7 +82,7 @@ def test_ctrl_c_in_a_no_transaction_migration_says_it_may_be_partly_applied(
 
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err
-    assert "rolled back" not in err
+    assert "rolled back" not in err, err
     assert "interrupted during 002_outside, which runs outside a transaction" in err
     assert "may be partly applied, and it is recorded as failed" in err
     assert "Applied before the interruption: 001_create_a." in err
@@ -90,3 +91,114 @@ def test_ctrl_c_in_a_no_transaction_migration_says_it_may_be_partly_applied(
     status = postgres.run("sqlmigrate_status", "--check")
     assert status.code == 1
     assert "failed midway outside a transaction" in status.out
+
+
+NO_TRANSACTION = "-- sqlmigrate: no-transaction\n"
+
+
+@pytest.mark.parametrize("target", ["sqlite"], indirect=True)
+def test_a_no_transaction_table_rebuild_keeps_child_rows_and_orphans_fail_it(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair(
+        "001_pc",
+        "CREATE TABLE p (id integer PRIMARY KEY);\n"
+        "CREATE TABLE c (id integer PRIMARY KEY, "
+        "pid integer REFERENCES p (id) ON DELETE CASCADE);\n"
+        "INSERT INTO p VALUES (1), (2);\nINSERT INTO c VALUES (10, 1), (11, 2);\n",
+        "DROP TABLE c;\nDROP TABLE p;\n",
+    )
+    migrations.pair(
+        "002_rebuild",
+        NO_TRANSACTION + "CREATE TABLE p_new (id integer PRIMARY KEY);\n"
+        "INSERT INTO p_new SELECT id FROM p;\nDROP TABLE p;\nALTER TABLE p_new RENAME TO p;\n",
+        "SELECT 1;\n",
+    )
+    migrations.pair(
+        "003_orphan",
+        NO_TRANSACTION + "PRAGMA foreign_keys = OFF;\nINSERT INTO c VALUES (42, 99);\n",
+        "SELECT 1;\n",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert target.query("SELECT id FROM c ORDER BY id")[:2] == [(10,), (11,)]
+    assert result.code == 1, result.output
+    first = result.err.splitlines()[0]
+    assert first == (
+        "003_orphan.up.sql: foreign key check failed after the file's last statement: "
+        "1 row of c references missing rows of p (rowid 42)"
+    )
+    assert "003_orphan ran outside a transaction" in result.err
+    assert target.query("SELECT version, dirty FROM schema_migrations ORDER BY 1") == [
+        (1, 0),
+        (2, 0),
+        (3, 1),
+    ]
+
+
+def test_a_no_transaction_file_leaving_a_transaction_open_is_named(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.pair(
+        "002_open",
+        NO_TRANSACTION
+        + "CREATE TABLE keep1 (i integer);\nBEGIN;\nCREATE TABLE lost1 (i integer);\n",
+        NO_TRANSACTION + "DROP TABLE IF EXISTS keep1;\n",
+    )
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 1, result.output
+    assert result.err.splitlines()[0] == (
+        "002_open.up.sql: the file left a transaction open (a BEGIN without COMMIT); it was "
+        "rolled back, so its statements after that BEGIN were not applied"
+    )
+    assert "Traceback" not in result.err
+    assert "sqlmigrate_repair" in result.err
+    assert target.user_tables() == {"a", "keep1"}
+    assert target.run("sqlmigrate_status", "--check").code == 1
+
+
+@pytest.mark.postgresql
+def test_text_the_connection_cannot_encode_is_a_one_line_failure(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair(
+        "001_enc",
+        NO_TRANSACTION + "SET client_encoding = 'LATIN1';\nCREATE TABLE \"日本\" (id integer);\n",
+        "SELECT 1;\n",
+    )
+
+    result = postgres.run("sqlmigrate_up")
+
+    assert result.code == 1, result.output
+    assert result.err.startswith("001_enc.up.sql:3: "), result.err
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.postgresql
+def test_ctrl_c_after_the_server_committed_says_it_is_applied(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # Many results to read after the server's COMMIT: a window to interrupt in.
+    body = "CREATE TABLE many (i integer);\n" + "SET LOCAL a.b = 1;\n" * 300_000
+    migrations.pair("001_many", body, "DROP TABLE many;\n")
+    for _ in range(3):  # the window is a second or so; a fast runner may slip through it
+        proc = start_runner(postgres, migrations)
+        deadline = time.monotonic() + 120
+        while not ("schema_migrations" in postgres.tables() and postgres.applied() == [1]):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert postgres.applied() == [1]
+        if proc.returncode != 0:
+            break
+        assert postgres.run("sqlmigrate_down", "--noinput", "--no-backup").code == 0
+
+    assert proc.returncode == 130, out + err
+    assert "rolled back" not in err, err
+    assert "interrupted just after 001_many committed: it is applied." in err

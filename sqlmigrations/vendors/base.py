@@ -202,10 +202,14 @@ class Vendor(ABC):
                     try:
                         self.before_message()
                         cursor.execute(statement.sql)
-                    except DatabaseError as exc:
+                    # UnicodeError: text the connection's encoding (a file may SET
+                    # client_encoding) cannot carry; the driver raises it, not the server.
+                    except (DatabaseError, UnicodeError) as exc:
                         raise StatementFailed(
                             statement, exc, self, in_transaction=in_transaction
                         ) from exc
+            if not in_transaction:
+                self._check_outside_transaction()
         except BaseException:
             if not in_transaction:  # what ran is committed, its settings too
                 with contextlib.suppress(DatabaseError):
@@ -216,6 +220,29 @@ class Vendor(ABC):
         except DatabaseError as exc:
             failed = StatementFailed(None, exc, self, in_transaction=in_transaction)
             raise failed from exc
+
+    def _check_outside_transaction(self) -> None:
+        """After a no-transaction file: a transaction it began and never ended would
+        hold its last statements uncommitted (and then lose them): roll it back and
+        say so, rather than let the runner's next write fail on it."""
+        if self.transaction_left_open():
+            with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+            message = (
+                "the file left a transaction open (a BEGIN without COMMIT); it was rolled "
+                "back, so its statements after that BEGIN were not applied"
+            )
+            raise StatementFailed(
+                None, DatabaseError(message), self, in_transaction=False, message=message
+            )
+        self.check_outside_transaction()
+
+    def transaction_left_open(self) -> bool:
+        """True when the connection is inside a transaction Django did not begin."""
+        return False
+
+    def check_outside_transaction(self) -> None:  # noqa: B027 (a hook)
+        """After a no-transaction file's statements: the vendor's own consistency check."""
 
     def restore_session(self, statements: list[Statement]) -> None:  # noqa: B027 (a hook)
         """After a migration's ``statements`` ran one by one: put back the connection's

@@ -162,6 +162,12 @@ class PostgreSQL(Vendor):
         prepares = any(s.sql[:7].upper() == "PREPARE" for s in statements)
         return self._session.restore_statements(self.connection.connection, prepares=prepares)
 
+    def transaction_left_open(self) -> bool:
+        from psycopg import pq
+
+        status = self.connection.connection.info.transaction_status
+        return bool(status != pq.TransactionStatus.IDLE)
+
     def restore_session(self, statements: list[Statement]) -> None:
         with self.connection.cursor() as cursor:
             for sql in self._restore_statements(statements):
@@ -200,6 +206,9 @@ class PostgreSQL(Vendor):
             raise StatementFailed(
                 statement, failed.error, self, sent_at=failed.offset
             ) from failed.error
+        except UnicodeError as exc:
+            # The text cannot be encoded for the connection: nothing was sent.
+            raise StatementFailed(None, exc, self) from exc
         except DatabaseError as exc:
             # The exchange itself broke (the connection was lost): the server may
             # have committed the whole message, or none of it.

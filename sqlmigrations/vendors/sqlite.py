@@ -244,7 +244,23 @@ class SQLite(Vendor):
                 with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
                     cursor.execute("PRAGMA foreign_keys = ON")
 
-    def _check_foreign_keys(self) -> None:
+    def execute(self, statements: list[Statement], *, in_transaction: bool) -> None:
+        if in_transaction:  # run_in_transaction turned enforcement off already
+            super().execute(statements, in_transaction=True)
+            return
+        # A no-transaction file may rebuild a table too: the same protection, with the
+        # check after its last statement (nothing can be rolled back by then, but the
+        # migration is then recorded as failed instead of reported done).
+        with self._foreign_keys_off():
+            super().execute(statements, in_transaction=False)
+
+    def transaction_left_open(self) -> bool:
+        return bool(self.connection.connection.in_transaction)
+
+    def check_outside_transaction(self) -> None:
+        self._check_foreign_keys(when="after the file's last statement")
+
+    def _check_foreign_keys(self, when: str = "before COMMIT") -> None:
         with self.connection.cursor() as cursor:
             cursor.execute("PRAGMA foreign_key_check")
             rows = cursor.fetchall()
@@ -258,12 +274,19 @@ class SQLite(Vendor):
             shown = ", ".join(str(r) for r in rowids[:SHOWN_ROWIDS])
             more = ", ..." if len(rowids) > SHOWN_ROWIDS else ""
             noun = "row" if len(rowids) == 1 else "rows"
+            verb = "references" if len(rowids) == 1 else "reference"
             parts.append(
-                f"{len(rowids)} {noun} of {table} reference missing rows of {parent} "
+                f"{len(rowids)} {noun} of {table} {verb} missing rows of {parent} "
                 f"(rowid {shown}{more})"
             )
-        message = "foreign key check failed before COMMIT: " + "; ".join(parts)
-        raise StatementFailed(None, DatabaseError(message), self, message=message)
+        message = f"foreign key check failed {when}: " + "; ".join(parts)
+        raise StatementFailed(
+            None,
+            DatabaseError(message),
+            self,
+            message=message,
+            in_transaction=when == "before COMMIT",
+        )
 
     # Backups -----------------------------------------------------------------
 
