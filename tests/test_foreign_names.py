@@ -195,6 +195,21 @@ def test_new_numbers_after_a_pair_whose_descriptions_differ(
     assert (migrations.path / "000031_next.up.sql").exists()
 
 
+def test_a_failing_down_file_is_named_by_its_own_file_name(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.write("030_add_x.up.sql", "CREATE TABLE x (id integer);")
+    migrations.write("030_drop_x.down.sql", "DELETE FROM x;\nDROP TABLE no_such_table;\n")
+    assert target.run("sqlmigrate_up").code == 0
+
+    result = target.run("sqlmigrate_down", "--noinput")
+
+    assert result.code == 1
+    assert result.err.startswith("030_drop_x.down.sql:2: ")
+    assert history(target) == [(30, "030_add_x")]
+    assert target.user_tables() == {"x"}
+
+
 # Which dotted part is a vendor ----------------------------------------------
 
 
