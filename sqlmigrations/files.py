@@ -19,14 +19,17 @@ from sqlmigrations.errors import InvalidMigrationFiles
 # Vendors as Django names them (connection.vendor).
 VENDORS = frozenset({"postgresql", "sqlite", "mysql", "oracle"})
 
+# The description may hold dots (``v6.0``), as other runners allow; its last dotted part
+# is a vendor variant only when it names a known vendor (see _split_vendor).
 _NAME_PATTERN = (
-    r"(?P<prefix>[0-9]+)_(?P<name>[A-Za-z0-9_-]+)"
-    r"(?:\.(?P<vendor>[A-Za-z0-9]+))?\.(?P<direction>up|down)\.sql"
+    r"(?P<prefix>[0-9]+)_(?P<name>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)"
+    r"\.(?P<direction>up|down)\.sql"
 )
 # Matched in any letter case, so that a misspelled suffix is reported, not skipped.
 _ANY_CASE_NAME = re.compile(_NAME_PATTERN, re.IGNORECASE)
 NAME_RULE = (
-    "NNN_description.up.sql / NNN_description.down.sql (description: letters, digits, _ or -)"
+    "NNN_description.up.sql / NNN_description.down.sql "
+    "(description: letters, digits, _, - and dots between them)"
 )
 # The history's version column is a signed 64-bit integer (bigint) on every database.
 MAX_VERSION = 2**63 - 1
@@ -53,7 +56,9 @@ class SqlFile:
 @dataclass(frozen=True)
 class Migration:
     version: int
-    label: str  # the file stem shared by up and down, e.g. 001_initial_schema
+    # The up file's stem without a vendor, e.g. 001_initial_schema; the down file's
+    # description may differ, as golang-migrate pairs files by version alone.
+    label: str
     up: SqlFile
     down: SqlFile
 
@@ -157,13 +162,8 @@ def _candidate(path: Path, problems: list[str]) -> _Candidate | None:
     if match is None:
         problems.append(f"{path}: bad file name, expected {NAME_RULE}")
         return None
-    vendor = match["vendor"]
-    if vendor is not None and vendor.lower() not in VENDORS:
-        problems.append(
-            f"{path}: unknown database vendor '{vendor}' (one of {', '.join(sorted(VENDORS))})"
-        )
-        return None
-    spelled = _spelled(match)
+    name, vendor = _split_vendor(match["name"])
+    spelled = f"{match['prefix']}_{name}{_suffix(vendor)}.{match['direction'].lower()}.sql"
     if path.name != spelled:
         problems.append(f"{path}: misspelled migration file name, rename it to {spelled}")
         return None
@@ -186,24 +186,42 @@ def _candidate(path: Path, problems: list[str]) -> _Candidate | None:
     return _Candidate(
         path=path,
         version=version,
-        label=f"{prefix}_{match['name']}",
+        label=f"{prefix}_{name}",
         vendor=vendor,
         direction=match["direction"],
     )
 
 
-def _spelled(match: re.Match[str]) -> str:
-    vendor = f".{match['vendor'].lower()}" if match["vendor"] else ""
-    return f"{match['prefix']}_{match['name']}{vendor}.{match['direction'].lower()}.sql"
+def _split_vendor(name: str) -> tuple[str, str | None]:
+    """``move.sqlite`` -> (``move``, ``sqlite``); ``v6.0`` -> (``v6.0``, None).
+
+    Only a known vendor name, in any letter case (so ``.SQLite`` is reported as
+    misspelled), makes the last dotted part a variant: any other belongs to the
+    description.
+    """
+    description, dot, last = name.rpartition(".")
+    if dot and last.lower() in VENDORS:
+        return description, last.lower()
+    return name, None
+
+
+def _suffix(vendor: str | None) -> str:
+    return f".{vendor}" if vendor else ""
 
 
 def _build(
     version: int, group: list[_Candidate], vendor: str, problems: list[str]
 ) -> Migration | None:
-    labels = sorted({c.label for c in group})
-    if len(labels) > 1:
-        paths = ", ".join(str(c.path) for c in group)
-        problems.append(f"version {version} is used by more than one migration: {paths}")
+    # One name per direction; the up file's is the migration's (an up and a down file
+    # whose descriptions differ are one migration, as golang-migrate pairs them).
+    names: dict[str, str] = {}
+    for direction in ("up", "down"):
+        files = [c for c in group if c.direction == direction]
+        if len({c.label for c in files}) > 1:
+            problems.append(_two_names(version, direction, files))
+        elif files:
+            names[direction] = files[0].label
+    if len(names) < len({c.direction for c in group}):
         return None
     slots: dict[tuple[str | None, str], _Candidate] = {}
     for candidate in group:
@@ -226,19 +244,45 @@ def _build(
             ok = False
     if not ok:
         return None
+    label = names["up"]
     up_slot = slots.get((vendor, "up")) or slots.get((None, "up"))
     down_slot = slots.get((vendor, "down")) or slots.get((None, "down"))
     if up_slot is None or down_slot is None:
-        problems.append(
-            f"version {version} ({labels[0]}) has no file for {vendor}: "
-            f"add {labels[0]}.up.sql or {labels[0]}.{vendor}.up.sql"
-        )
+        problems.append(_no_file_for(version, label, vendor, {v for v, _ in slots}))
         return None
     up = _read(up_slot.path, problems)
     down = _read(down_slot.path, problems)
     if up is None or down is None:
         return None
-    return Migration(version=version, label=labels[0], up=up, down=down)
+    return Migration(version=version, label=label, up=up, down=down)
+
+
+def _two_names(version: int, direction: str, files: list[_Candidate]) -> str:
+    paths = ", ".join(str(c.path) for c in files)
+    start = f"version {version} is used by more than one migration: its {direction} files"
+    if len({c.label.split("_", 1)[1] for c in files}) == 1:  # 001_a and 1_a
+        return f"{start} write the version differently ({paths})"
+    return (
+        f"{start} have different descriptions ({paths}); an up and a down file may "
+        f"differ, two {direction} files may not"
+    )
+
+
+def _no_file_for(version: int, label: str, vendor: str, vendors: set[str | None]) -> str:
+    message = (
+        f"version {version} ({label}) has no file for {vendor}: "
+        f"add {label}.up.sql or {label}.{vendor}.up.sql"
+    )
+    # Only variants for other vendors: golang-migrate would read '.sqlite' as part of
+    # the description, so say which reading this is and how to get the other.
+    others = sorted(v for v in vendors if v is not None)
+    if len(others) == 1:
+        other = others[0]
+        message += (
+            f"; '.{other}' before .up.sql marks a variant for {other} only: if it is "
+            f"part of the description, rename the files (e.g. {label}_{other}.up.sql)"
+        )
+    return message
 
 
 def _read(path: Path, problems: list[str]) -> SqlFile | None:

@@ -180,16 +180,6 @@ def test_version_with_no_file_for_this_vendor_is_refused(
     assert err.startswith(f"version 1 (001_only) has no file for {target.vendor}")
 
 
-def test_unknown_vendor_suffix_is_refused(
-    target: TargetDatabase, migrations: MigrationFiles
-) -> None:
-    migrations.pair("001_x.mssql", "SELECT 1;", "SELECT 1;")
-
-    err = assert_refused_untouched(target)
-
-    assert "unknown database vendor 'mssql'" in err
-
-
 def test_vendor_up_file_can_share_the_generic_down_file(
     target: TargetDatabase, migrations: MigrationFiles
 ) -> None:

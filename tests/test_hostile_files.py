@@ -55,7 +55,7 @@ def test_a_version_past_64_bits_is_a_file_problem_listed_with_the_others(
         f"{down}: {too_big}",
         f"{up}: {too_big}",
         f"{oops}: bad file name, expected NNN_description.up.sql / NNN_description.down.sql "
-        "(description: letters, digits, _ or -)",
+        "(description: letters, digits, _, - and dots between them)",
     ]
 
 
