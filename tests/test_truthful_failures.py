@@ -202,3 +202,24 @@ def test_ctrl_c_after_the_server_committed_says_it_is_applied(
     assert proc.returncode == 130, out + err
     assert "rolled back" not in err, err
     assert "interrupted just after 001_many committed: it is applied." in err
+
+
+@pytest.mark.postgresql
+def test_sigterm_rolls_back_like_ctrl_c(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # docker stop and systemd send SIGTERM: the same clean-up and line as Ctrl-C.
+    migrations.table(1, "a")
+    migrations.pair(
+        "002_slow", "CREATE TABLE b (id integer);\nSELECT pg_sleep(30);\n", "DROP TABLE b;"
+    )
+    proc = start_runner(postgres, migrations)
+    wait_for_query(postgres, "pg_sleep(30)")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, out + err
+    assert "interrupted during 002_slow, which was rolled back" in err
+    assert "Traceback" not in err
+    assert postgres.applied() == [1]
+    assert postgres.user_tables() == {"a"}

@@ -101,12 +101,18 @@ class CtrlC:
 
     def __init__(self) -> None:
         self.installed = False
+        self.terminable = False
 
     def install(self) -> None:
         # A parent that ignores SIGINT (nohup, a shell's background job) keeps it ignored.
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, self._on_sigint)
             self.installed = True
+        # SIGTERM (docker stop, systemd, a deploy tool's timeout) gets the same clean-up
+        # instead of dying mid-backup with pg_dump left running and a partial file.
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, self._on_sigint)
+            self.terminable = True
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         self.finish()
@@ -118,6 +124,8 @@ class CtrlC:
         the process) while it exits."""
         if self.installed:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.terminable:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class SqlMigrationsCommand(BaseCommand):
