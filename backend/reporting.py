@@ -5,11 +5,13 @@ KEY...), and frame variables only where a view says so. That leaves DATABASE_URL
 environment (runserver copies it into every request's META), URLs with a password in
 other settings or variables, and the connection parameters in the frames of a failed
 connection. This filter hides those too, by name and by value; the reporter applies the
-value rule to everything else it prints (exception messages, object reprs).
+value rule to everything else it prints (exception messages, object reprs), and the
+logging filter to every log line and traceback (settings.LOGGING).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from types import FrameType
 from typing import Any
@@ -66,3 +68,16 @@ class CredentialCleansingReporter(ExceptionReporter):
         if "exception_value" in data:
             data["exception_value"] = cleanse_text(str(data["exception_value"]))
         return data
+
+
+class HideCredentials(logging.Filter):
+    """A logging filter: the record's message and traceback with every password replaced."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = cleanse_text(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = cleanse_text(record.exc_text)
+        return True

@@ -47,6 +47,32 @@ if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER") == "1":
 # Error pages and reports hide credentials even with DEBUG on (backend/reporting.py).
 DEFAULT_EXCEPTION_REPORTER = "backend.reporting.CredentialCleansingReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "backend.reporting.CredentialCleansingFilter"
+# Django's default logging, with that filter first on each of the django logger's
+# handlers: it rewrites the record itself, so whatever handler a deploy adds to the root
+# logger gets it cleansed too. The root logger is left alone (the sqlmigrations commands
+# rely on it having no handler).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        "require_debug_true": {"()": "django.utils.log.RequireDebugTrue"},
+        "hide_credentials": {"()": "backend.reporting.HideCredentials"},
+    },
+    "handlers": {
+        "console": {
+            "level": "INFO",
+            "filters": ["hide_credentials", "require_debug_true"],
+            "class": "logging.StreamHandler",
+        },
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["hide_credentials", "require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
+    "loggers": {"django": {"handlers": ["console", "mail_admins"], "level": "INFO"}},
+}
 
 # backend first: its runserver command (backend/serving.py's check) overrides staticfiles'.
 INSTALLED_APPS = [

@@ -79,3 +79,37 @@ def test_the_pages_are_the_technical_ones(pages: str) -> None:
 @pytest.mark.parametrize("password", PASSWORDS, ids=[f"password{i}" for i in range(5)])
 def test_no_password_on_any_page(pages: str, password: str) -> None:
     assert password not in pages
+
+
+LOG = """
+import logging, os, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+django.setup()
+url = os.environ["DATABASE_URL"]
+try:
+    raise RuntimeError(f"could not reach {url}")
+except RuntimeError:
+    logging.getLogger("django.request").exception("Internal Server Error: %s (%s)", "/api/", url)
+logging.getLogger("django").warning("conninfo %s", os.environ["PGCONNINFO"])
+"""
+
+
+@pytest.mark.parametrize("debug", ["1", "0"])
+def test_logs_show_no_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug: str) -> None:
+    for name in list(os.environ):
+        if name.startswith("DJANGO_"):
+            monkeypatch.delenv(name)
+
+    result = run_python(
+        "-c",
+        LOG,
+        database_url=SECRETS["DATABASE_URL"],
+        env={**SECRETS, "DJANGO_DEBUG": "1", "DB_PATH": str(tmp_path / "db.sqlite3")},
+    )
+
+    assert result.code == 0, result.output
+    # Django's console handler (DEBUG); without DEBUG Django logs only to mail_admins.
+    assert "RuntimeError: could not reach postgres://app:" in result.err
+    assert "conninfo host=db.internal" in result.err
+    for password in PASSWORDS:
+        assert password not in result.output, password
