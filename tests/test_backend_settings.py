@@ -7,16 +7,11 @@ as a fresh checkout or a deploy would.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Result, manage, run_python
+from tests.conftest import Result, manage, run_python
 
 # At least 50 characters, 5 unique ones, not prefixed django-insecure-: check --deploy's rule.
 PRODUCTION_KEY = "kT9#vq2Lw8!rZp4Xy7Nc3Mh6Bf1Gd5Js0Qe-Ua8Wi2Ro7Ty4Pl9Vk3Hb6Cz1Xm"
@@ -150,39 +145,3 @@ def test_wsgi_loads_with_a_secret_key(tmp_path: Path) -> None:
     result = run_python("-c", "import backend.wsgi", env=clean_env(tmp_path, **PRODUCTION))
 
     assert result.code == 0, result.output
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_readme_local_runserver_serves_the_demo_with_django_debug_1(tmp_path: Path) -> None:
-    assert run_manage(tmp_path, "sqlmigrate_up").code == 0
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
-    env.update(DJANGO_DEBUG="1", DB_PATH=str(tmp_path / "db.sqlite3"))
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/api/portfolios/demo-portfolio-1/"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    body = response.read()
-                break
-            except OSError:
-                assert server.poll() is None, "runserver exited"
-                assert time.monotonic() < deadline, "runserver never answered in 30 s"
-                time.sleep(0.2)
-        assert b'"id": "demo-portfolio-1"' in body
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
