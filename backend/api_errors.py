@@ -1,9 +1,11 @@
 """JSON answers for every failed API request: the API never answers an HTML page.
 
 Paths under /api/ and /health/ are the API. An exception in one of its views becomes
-JSON here even with DEBUG on (the traceback goes to the django.request log instead);
-errors raised before a view (a bad Host header, an unknown URL) reach the handlers at
-the end, which answer JSON for the API and Django's own pages elsewhere (the admin).
+JSON here even with DEBUG on (the traceback goes to the django.request log instead).
+Errors raised before a view (a refused Host header) reach the handlers at the end, which
+answer JSON for the API and Django's own pages elsewhere (the admin); in DEBUG Django
+answers them with its technical page, which the middleware, first in MIDDLEWARE,
+replaces by JSON on the way out.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import (
@@ -34,6 +37,10 @@ def error(status: int, message: str) -> JsonResponse:
 
 def is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith(API_PREFIXES) or request.path_info == "/api"
+
+
+def is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
 
 
 def too_big(request: HttpRequest) -> JsonResponse:
@@ -65,7 +72,17 @@ class JsonErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if is_api(request) and response.status_code >= 400 and not is_json(response):
+            # An error from before any view (a refused Host, a CSRF failure): in DEBUG,
+            # Django answers it with its technical page. Same status, JSON, no details.
+            phrase = HTTPStatus(response.status_code).phrase.lower()
+            replacement = error(response.status_code, phrase)
+            if response.has_header("Allow"):
+                replacement["Allow"] = response["Allow"]
+            replacement._has_been_logged = True  # type: ignore[attr-defined]
+            return replacement
+        return response
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if not is_api(request):

@@ -86,7 +86,9 @@ INSTALLED_APPS = [
     "sqlmigrations",
 ]
 
+# JsonErrorsMiddleware first: it sees every API response, even one another middleware made.
 MIDDLEWARE = [
+    "backend.api_errors.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,7 +96,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "backend.api_errors.JsonErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"

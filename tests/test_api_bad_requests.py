@@ -278,3 +278,20 @@ def test_a_server_error_is_json_500_without_details(
     [record] = [r for r in caplog.records if r.name == "django.request"]
     assert record.exc_info is not None
     assert "BrokenPass" not in caplog.text
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_disallowed_host_is_400_json(
+    api: TargetDatabase, client: Client, settings: Any, debug: bool
+) -> None:
+    # Refused by Django before any view runs: in DEBUG its answer is a technical page.
+    settings.DEBUG = debug
+
+    assert_json(client.get(f"{DEMO}/", HTTP_HOST="evil.example"), 400)
+
+
+def test_admin_pages_keep_django_s_own_errors(api: TargetDatabase, client: Client) -> None:
+    response = client.get("/admin/no-such-page/")
+
+    assert response.status_code in (302, 404)
+    assert response["Content-Type"].startswith("text/html")
