@@ -166,8 +166,9 @@ def notification_preferences(request: HttpRequest, portfolio: Portfolio) -> Json
 
 def json_body(request: HttpRequest) -> Any:
     """The request's JSON body, or the JSON error response that answers it."""
-    charset = request.content_params.get("charset", "utf-8").lower()  # type: ignore[union-attr]
-    if request.content_type.lower() != "application/json" or charset not in ("utf-8", "utf8"):  # type: ignore[union-attr]
+    media_type = (request.content_type or "").lower()
+    charset = (request.content_params or {}).get("charset", "utf-8").lower()
+    if media_type != "application/json" or charset not in ("utf-8", "utf8"):
         return error(415, "the request body must be JSON: send Content-Type: application/json")
     try:
         body = request.body
@@ -177,9 +178,7 @@ def json_body(request: HttpRequest) -> Any:
         return json.loads(body or b"null")
     except RecursionError:
         return error(400, "the request body nests too deeply")
-    except UnicodeDecodeError:
-        return error(400, "the request body is not valid JSON")
-    except json.JSONDecodeError:
+    except (UnicodeDecodeError, json.JSONDecodeError):
         return error(400, "the request body is not valid JSON")
     except ValueError:  # an integer of more digits than int() converts
         return error(400, "the request body holds a number too long to read")
