@@ -52,9 +52,15 @@ class CredentialCleansingFilter(SafeExceptionReporterFilter):
     ) -> Any:
         # Every local, by name and value as settings are: conn_params, settings_dict, url.
         return [
-            (name, self.cleanse_setting(name, value))
+            (name, self.cleanse_variable(name, value))
             for name, value in super().get_traceback_frame_variables(request, tb_frame)
         ]
+
+    def cleanse_variable(self, name: str, value: Any) -> Any:
+        try:
+            return self.cleanse_setting(name, value)
+        except RecursionError:  # a dict or list that contains itself
+            return self.cleansed_substitute
 
 
 class CredentialCleansingReporter(ExceptionReporter):

@@ -33,6 +33,8 @@ from django.views.debug import get_exception_reporter_class, technical_500_respo
 
 assert settings.DEBUG
 url = os.environ["DATABASE_URL"]  # a frame variable holding the URL, as settings.py has
+loop = {"url": url}
+loop["self"] = loop  # a variable that contains itself must not break the page
 # A WSGI server copies the environment into every request's META (runserver does).
 html_request = RequestFactory().get("/api/portfolios/", **os.environ)
 text_request = RequestFactory().get("/api/portfolios/", HTTP_ACCEPT="text/plain", **os.environ)
