@@ -16,17 +16,67 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+DEVELOPMENT_SECRET_KEY = "django-insecure-dev-only-change-me"
 
 # Real environment variables win over .env, so CI and deploys can override it.
 load_dotenv(BASE_DIR / ".env", override=False)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-dev-only-change-me")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+# Production is the default: DEBUG only with DJANGO_DEBUG=1 (the README's local set-up).
+DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
+# Without DJANGO_SECRET_KEY, commands (sqlmigrate_up on a fresh checkout, tests) still work
+# with a development key, but backend.serving refuses to serve with it unless DEBUG is on.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+# Empty without the variable: with DEBUG off Django then refuses every host, and
+# runserver refuses to start; DEBUG allows localhost by itself.
 ALLOWED_HOSTS = [
-    h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h
+    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h.strip()
 ]
 
+# Cookies over HTTPS only, unless DEBUG. The redirect to HTTPS and HSTS (hard to undo in
+# browsers) are asked for, since a proxy in front may already do them; check --deploy
+# warns until they are.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SECURE_SSL_REDIRECT") == "1"
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS") or 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", "1") == "1"
+SECURE_HSTS_PRELOAD = os.environ.get("DJANGO_SECURE_HSTS_PRELOAD", "1") == "1"
+if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER") == "1":
+    # Behind a proxy that terminates TLS and sets X-Forwarded-Proto (and strips the client's).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Error pages and reports hide credentials even with DEBUG on (backend/reporting.py).
+DEFAULT_EXCEPTION_REPORTER = "backend.reporting.CredentialCleansingReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "backend.reporting.CredentialCleansingFilter"
+# Django's default logging, with that filter first on each of the django logger's
+# handlers: it rewrites the record itself, so whatever handler a deploy adds to the root
+# logger gets it cleansed too. The root logger is left alone (the sqlmigrations commands
+# rely on it having no handler).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        "require_debug_true": {"()": "django.utils.log.RequireDebugTrue"},
+        "hide_credentials": {"()": "backend.reporting.HideCredentials"},
+    },
+    "handlers": {
+        "console": {
+            "level": "INFO",
+            "filters": ["hide_credentials", "require_debug_true"],
+            "class": "logging.StreamHandler",
+        },
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["hide_credentials", "require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
+    "loggers": {"django": {"handlers": ["console", "mail_admins"], "level": "INFO"}},
+}
+
+# backend first: its runserver command (backend/serving.py's check) overrides staticfiles'.
 INSTALLED_APPS = [
+    "backend",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -34,10 +84,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "sqlmigrations",
-    "backend",
 ]
 
+# JsonErrorsMiddleware first: it sees every API response, even one another middleware made.
 MIDDLEWARE = [
+    "backend.api_errors.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -127,3 +178,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# JSON bodies of the API, and admin forms, above this many bytes answer 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

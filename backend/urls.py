@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 
-from backend import views
+from backend import api_errors, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -24,3 +24,10 @@ urlpatterns = [
         name="notification-preferences",
     ),
 ]
+
+urlpatterns.append(re_path(r"^api(/|$)", api_errors.not_found))
+
+handler400 = api_errors.bad_request
+handler403 = api_errors.permission_denied
+handler404 = api_errors.page_not_found
+handler500 = api_errors.server_error

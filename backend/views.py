@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.db import Error as DatabaseError
 from django.db import transaction
@@ -14,18 +15,14 @@ from django.forms import Form
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
 
+from backend.api_errors import allow, error, too_big
 from backend.forms import NotificationPreferenceForm, PageForm, SnapshotRangeForm
 from backend.models import AnalyticsSnapshot, NotificationPreference, Portfolio, RebalanceEvent
 from sqlmigrations.errors import SqlMigrationsError
 from sqlmigrations.executor import Executor, pending_versions, problem_lines
 
 DEFAULT_PAGE_SIZE = 20
-
-
-def error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
 
 
 def form_message(form: Form) -> str:
@@ -45,7 +42,9 @@ def with_portfolio(view: Callable[..., JsonResponse]) -> Callable[..., JsonRespo
 
     @wraps(view)
     def wrapper(request: HttpRequest, portfolio_id: str) -> JsonResponse:
-        portfolio = Portfolio.objects.filter(pk=portfolio_id).first()
+        # No id holds a NUL (PostgreSQL's text cannot, and the driver refuses to send one).
+        exists = "\x00" not in portfolio_id
+        portfolio = Portfolio.objects.filter(pk=portfolio_id).first() if exists else None
         if portfolio is None:
             return error(404, f"portfolio '{portfolio_id}' does not exist")
         return view(request, portfolio)
@@ -106,18 +105,18 @@ def preferences_json(portfolio: Portfolio) -> dict[str, Any]:
     }
 
 
-@require_GET
+@allow("GET")
 def portfolio_list(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"results": [portfolio_json(p) for p in Portfolio.objects.all()]})
 
 
-@require_GET
+@allow("GET")
 @with_portfolio
 def portfolio_detail(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     return JsonResponse(portfolio_json(portfolio))
 
 
-@require_GET
+@allow("GET")
 @with_portfolio
 def rebalance_events(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     form = PageForm(request.GET)
@@ -140,7 +139,7 @@ def rebalance_events(request: HttpRequest, portfolio: Portfolio) -> JsonResponse
     )
 
 
-@require_GET
+@allow("GET")
 @with_portfolio
 def analytics_snapshots(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     form = SnapshotRangeForm(request.GET)
@@ -157,7 +156,7 @@ def analytics_snapshots(request: HttpRequest, portfolio: Portfolio) -> JsonRespo
 
 
 @csrf_exempt  # a JSON API for non-browser clients; there is no session to protect
-@require_http_methods(["GET", "PUT"])
+@allow("GET", "PUT")
 @with_portfolio
 def notification_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     if request.method == "GET":
@@ -165,12 +164,31 @@ def notification_preferences(request: HttpRequest, portfolio: Portfolio) -> Json
     return replace_preferences(request, portfolio)
 
 
+def json_body(request: HttpRequest) -> Any:
+    """The request's JSON body, or the JSON error response that answers it."""
+    media_type = (request.content_type or "").lower()
+    charset = (request.content_params or {}).get("charset", "utf-8").lower()
+    if media_type != "application/json" or charset not in ("utf-8", "utf8"):
+        return error(415, "the request body must be JSON: send Content-Type: application/json")
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return too_big(request)
+    try:
+        return json.loads(body or b"null")
+    except RecursionError:
+        return error(400, "the request body nests too deeply")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return error(400, "the request body is not valid JSON")
+    except ValueError:  # an integer of more digits than int() converts
+        return error(400, "the request body holds a number too long to read")
+
+
 def replace_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     """PUT replaces the whole set: listed pairs are stored, unlisted ones removed."""
-    try:
-        body = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, "the request body is not valid JSON")
+    body = json_body(request)
+    if isinstance(body, JsonResponse):
+        return body
     items = body.get("preferences") if isinstance(body, dict) else None
     if not isinstance(items, list):
         return error(
@@ -202,7 +220,7 @@ def replace_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonRespo
     return JsonResponse(preferences_json(portfolio))
 
 
-@require_GET
+@allow("GET")
 def health(request: HttpRequest) -> JsonResponse:
     """200 when the database holds every migration; 503 otherwise, for load balancers."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -202,6 +203,8 @@ def test_runserver_serves_the_demo_portfolio_after_set_up(fresh_project: Path) -
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
         cwd=fresh_project,
+        # The README's local set-up: without DEBUG, runserver needs a secret key.
+        env={**os.environ, "DJANGO_DEBUG": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
