@@ -337,7 +337,9 @@ def _describe_process(pid: int) -> str:
 
 
 def lock_path(connection: SQLiteDatabaseWrapper) -> Path:
-    return Path(f"{connection.settings_dict['NAME']}{LOCK_SUFFIX}")
+    """Beside the file itself: a runner reaching the database through a symlink
+    must take the same lock as one naming the file."""
+    return Path(f"{os.path.realpath(connection.settings_dict['NAME'])}{LOCK_SUFFIX}")
 
 
 @contextmanager

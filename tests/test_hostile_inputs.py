@@ -1,0 +1,60 @@
+"""Inputs that used to hang a command, crash it with a traceback, or let two runners
+share a SQLite database: a database reached through a symlink, a lock file that cannot
+be opened, a FIFO or a device named like a migration, another connection's write lock
+while the history table is created."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MigrationFiles, TargetDatabase, manage, run_python
+from tests.test_run_lock import _hold_the_run
+
+SQLITE_ONLY = pytest.mark.parametrize("target", ["sqlite"], indirect=True)
+
+# SQLite run lock: one lock per database file -----------------------------------
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("hops", [1, 2])
+def test_a_runner_through_a_symlink_waits_for_the_runner_on_the_real_file(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path, hops: int
+) -> None:
+    assert target.path is not None
+    target.execute("CREATE TABLE held (id integer)")
+    migrations.pair("001_a", "CREATE TABLE a (id integer);", "DROP TABLE a;")
+    link = target.path
+    for hop in range(hops):  # link-1 -> the file, link-2 -> link-1
+        (tmp_path / f"link-{hop + 1}.sqlite3").symlink_to(link.name)
+        link = tmp_path / f"link-{hop + 1}.sqlite3"
+    holder = _hold_the_run(target, migrations)
+    try:
+        started = time.monotonic()
+        result = run_python(
+            "manage.py",
+            "sqlmigrate_up",
+            "--lock-timeout",
+            "0.5",
+            database_url=f"sqlite:///{link}",
+            migrations_dir=migrations.path,
+        )
+        waited = time.monotonic() - started
+    finally:
+        holder.release()
+
+    assert result.code == 1, result.output
+    assert (
+        "another sqlmigrations runner holds the migration lock on this database "
+        f"(pid {holder.proc.pid} "
+    ) in result.err, result.err
+    assert "gave up after 0.5s" in result.err
+    assert waited < 30
+    out, err = holder.proc.communicate(timeout=60)
+    assert holder.proc.returncode == 0, out + err
+    assert target.applied() == [1]
+    assert not Path(f"{link}-sqlmigrations-lock").exists()
