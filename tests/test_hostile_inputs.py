@@ -58,3 +58,27 @@ def test_a_runner_through_a_symlink_waits_for_the_runner_on_the_real_file(
     assert holder.proc.returncode == 0, out + err
     assert target.applied() == [1]
     assert not Path(f"{link}-sqlmigrations-lock").exists()
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("obstacle", ["directory", "dangling symlink"])
+def test_a_lock_file_that_cannot_be_opened_is_one_line_exit_1(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path, obstacle: str
+) -> None:
+    assert target.path is not None
+    migrations.table(1, "a")
+    lock = Path(f"{target.path}-sqlmigrations-lock")
+    if obstacle == "directory":
+        lock.mkdir()
+        reason = "Is a directory"
+    else:
+        lock.symlink_to(tmp_path / "missing" / "lock")
+        reason = "No such file or directory"
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.err.strip() == (
+        f"cannot open the migration lock file {lock} ({reason}); nothing was run"
+    )
+    assert target.applied() == []
