@@ -82,3 +82,62 @@ def test_a_lock_file_that_cannot_be_opened_is_one_line_exit_1(
         f"cannot open the migration lock file {lock} ({reason}); nothing was run"
     )
     assert target.applied() == []
+
+
+# Migration files that are not regular files -------------------------------------
+
+
+def _not_regular(migrations: MigrationFiles, kind: str) -> Path:
+    migrations.table(1, "a")
+    path = migrations.path / "002_d.up.sql"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    migrations.write("002_d.down.sql", "SELECT 1;")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_a_migration_that_is_not_a_regular_file_is_a_file_problem(
+    target: TargetDatabase, migrations: MigrationFiles, kind: str
+) -> None:
+    path = _not_regular(migrations, kind)
+    problem = f"{path}: not a regular file"
+
+    status = run_python(
+        "manage.py",
+        "sqlmigrate_status",
+        database_url=target.url,
+        migrations_dir=migrations.path,
+        timeout=30,
+    )
+    up = run_python(
+        "manage.py",
+        "sqlmigrate_up",
+        database_url=target.url,
+        migrations_dir=migrations.path,
+        timeout=30,
+    )
+
+    assert status.code == 2, status.output
+    assert problem in status.err
+    assert "Traceback" not in status.output
+    assert up.code == 2, up.output
+    assert problem in up.err
+    assert "Traceback" not in up.output
+    assert target.applied() == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_manage_check_lists_a_migration_that_is_not_a_regular_file(
+    migrations: MigrationFiles, kind: str
+) -> None:
+    path = _not_regular(migrations, kind)
+
+    result = manage("check", migrations_dir=migrations.path, timeout=30)
+
+    assert result.code == 1, result.output
+    assert f"{path}: not a regular file" in result.err
