@@ -141,3 +141,29 @@ def test_manage_check_lists_a_migration_that_is_not_a_regular_file(
 
     assert result.code == 1, result.output
     assert f"{path}: not a regular file" in result.err
+
+
+# The history table under another connection's write lock ------------------------
+
+
+@SQLITE_ONLY  # PostgreSQL creates it under the run's lock; no other writer blocks it
+def test_creating_the_history_table_gives_up_after_the_lock_timeout(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    assert target.path is not None
+    migrations.table(1, "a")
+    blocker = sqlite3.connect(target.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        result = target.run("sqlmigrate_up", "--lock-timeout", "1")
+        waited = time.monotonic() - started
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "gave up after 1s" in result.err
+    assert waited < 4, f"waited {waited:.1f}s for a 1s lock timeout"
+    assert target.applied() == []
