@@ -99,7 +99,7 @@ class Executor:
         self.dirs = list(dirs) if dirs is not None else conf.migration_dirs(database)
         self._report = progress or (lambda _: None)
         self.lock_timeout = conf.lock_timeout() if lock_timeout is None else lock_timeout
-        self.recorder = MigrationRecorder(self.connection)
+        self.recorder = MigrationRecorder(self.connection, is_busy=self.database.is_busy)
         self.skipped = conf.skipped_versions(database)
         self._planner: Planner | None = None
         self._checked: set[str] = set()

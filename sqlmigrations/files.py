@@ -287,6 +287,12 @@ def _no_file_for(version: int, label: str, vendor: str, vendors: set[str | None]
 
 def _read(path: Path, problems: list[str]) -> SqlFile | None:
     try:
+        # A FIFO blocks the read until someone writes, a device (a symlink to
+        # /dev/zero) never ends: only regular files are read, symlinks followed.
+        path.stat()  # a dangling symlink, a denied directory: the reason is reported
+        if not path.is_file():
+            problems.append(f"{path}: not a regular file")
+            return None
         data = path.read_bytes()
     except OSError as exc:
         problems.append(f"{path}: cannot be read ({exc.strerror})")

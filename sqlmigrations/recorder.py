@@ -7,6 +7,7 @@ stays cheap with thousands of applied migrations.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +29,15 @@ CREATE_ATTEMPTS = 5
 
 
 class MigrationRecorder:
-    def __init__(self, connection: BaseDatabaseWrapper):
+    def __init__(
+        self,
+        connection: BaseDatabaseWrapper,
+        is_busy: Callable[[DatabaseError], bool] = lambda exc: False,
+    ):
+        """``is_busy`` tells a wait for another connection's lock that ran out (the
+        vendor's ``is_busy``) from other errors."""
         self.connection = connection
+        self.is_busy = is_busy
         self.alias = connection.alias
         self.schema: str | None = None  # PostgreSQL: the table's schema, once located
 
@@ -64,11 +72,12 @@ class MigrationRecorder:
             try:
                 executor.migrate(executor.loader.graph.leaf_nodes("sqlmigrations"))
                 break
-            except DatabaseError:
+            except DatabaseError as exc:
                 # SQLite has no lock around this: another runner may have created
                 # django_migrations or schema_migrations between our check and
-                # our CREATE. Look again rather than fail.
-                if attempt == CREATE_ATTEMPTS - 1:
+                # our CREATE. Look again rather than fail; but a wait for another
+                # connection's lock already took the whole lock timeout.
+                if attempt == CREATE_ATTEMPTS - 1 or self.is_busy(exc):
                     raise
                 time.sleep(0.05 * (attempt + 1))
         if not self.has_table():

@@ -22,6 +22,7 @@ from sqlmigrations.database import is_in_memory
 from sqlmigrations.errors import (
     NO_TRANSACTION_HINT,
     DatabaseMessage,
+    DatabaseUnavailable,
     LockTimeout,
     UsageError,
     one_line,
@@ -360,7 +361,9 @@ def _describe_process(pid: int) -> str:
 
 
 def lock_path(connection: SQLiteDatabaseWrapper) -> Path:
-    return Path(f"{connection.settings_dict['NAME']}{LOCK_SUFFIX}")
+    """Beside the file itself: a runner reaching the database through a symlink
+    must take the same lock as one naming the file."""
+    return Path(f"{os.path.realpath(connection.settings_dict['NAME'])}{LOCK_SUFFIX}")
 
 
 @contextmanager
@@ -377,7 +380,13 @@ def _run_lock(connection: object, timeout: float, on_wait: OnWait | None) -> Ite
             yield
         return
     path = lock_path(connection)
-    with open(path, "a+", encoding="utf-8") as handle:
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115  # closed by the with below
+    except OSError as exc:  # a directory by that name, a read-only directory
+        raise DatabaseUnavailable(
+            f"cannot open the migration lock file {path} ({exc.strerror or exc}); nothing was run"
+        ) from exc
+    with handle:
         _acquire(handle, path, timeout, on_wait)
         try:
             handle.seek(0)
