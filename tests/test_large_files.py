@@ -82,8 +82,9 @@ def test_splitting_time_grows_linearly_with_the_file(vendor: str, shape: str) ->
 
     ratio = cpu_seconds(large, vendor) / max(cpu_seconds(small, vendor), 1e-3)
 
-    # Linear is 4 (a little more when the larger text fits no cache); quadratic is 16.
-    assert ratio < 7, f"{vendor} {shape}: 4x the text took {ratio:.1f}x the time"
+    # Linear is 4 (a little more when the larger text fits no cache, and up to ~7 on a
+    # loaded machine); quadratic is 16.
+    assert ratio < 10, f"{vendor} {shape}: 4x the text took {ratio:.1f}x the time"
 
 
 # Pieces of a few characters make nearly every cut fall inside a literal, a comment,
