@@ -28,7 +28,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sqlmigrations.vendors.postgresql import ADVISORY_LOCK_KEY
+from sqlmigrations.vendors.pg_locks import ADVISORY_LOCK_KEY
 from tests.conftest import (
     REPO,
     MigrationFiles,

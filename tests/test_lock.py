@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from sqlmigrations.vendors.postgresql import ADVISORY_LOCK_KEY
+from sqlmigrations.vendors.pg_locks import ADVISORY_LOCK_KEY
 from tests.conftest import (
     MigrationFiles,
     TargetDatabase,
