@@ -375,12 +375,16 @@ def start_command(
 
 
 def wait_for_query(database: TargetDatabase, text: str, *, terminate: bool = False) -> None:
-    """Wait until another session runs a query containing ``text``; optionally end it."""
+    """Wait until another session runs a query containing ``text``; optionally end it.
+
+    A migration's whole message shows as its query from the start: when ``text`` is a
+    pg_sleep, wait until the session really sleeps, past the statements before it."""
     action = "pg_terminate_backend(pid)" if terminate else "pid"
+    sleeping = " AND wait_event = 'PgSleep'" if "pg_sleep" in text else ""
     deadline = time.monotonic() + 30
     while not database.query(
         f"SELECT {action} FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND query LIKE %s",
+        f"AND pid <> pg_backend_pid() AND query LIKE %s{sleeping}",
         (f"%{text}%",),
     ):
         assert time.monotonic() < deadline, f"no session ever ran {text}"
