@@ -131,7 +131,8 @@ class Executor:
         if not self.recorder.database_exists():
             return {}
         connect(self.connection, self.database.explain_connect_error)
-        return self.recorder.applied()
+        with self._bookkeeping():
+            return self.recorder.applied()
 
     def status(self) -> list[MigrationState]:
         """Every version known from the files or the history, in order."""
@@ -167,9 +168,12 @@ class Executor:
         connect(self.connection, self.database.explain_connect_error)
         with self._lock(), self.database.run_session():
             # Planned from the history read under the lock, before anything is created.
-            plan = planner.plan_up(self.recorder.applied(), target, allow_out_of_order)
-            self.recorder.ensure_table()
-            self.recorder.locate()
+            with self._bookkeeping():
+                applied = self.recorder.applied()
+            plan = planner.plan_up(applied, target, allow_out_of_order)
+            with self._bookkeeping():
+                self.recorder.ensure_table()
+                self.recorder.locate()
             self._backup(plan, backup_dir, "up")
             return self._run(plan, "up", fake=fake)
 
@@ -193,8 +197,10 @@ class Executor:
             return []  # and do not create a SQLite file just to find it empty
         connect(self.connection, self.database.explain_connect_error)
         with self._lock(), self.database.run_session():
-            self.recorder.locate()
-            plan = planner.plan_down(self.recorder.applied(), steps, target)
+            with self._bookkeeping():
+                self.recorder.locate()
+                applied = self.recorder.applied()
+            plan = planner.plan_down(applied, steps, target)
             if plan and confirm is not None:
                 confirm(plan)
             self._backup(plan, backup_dir, "down")
@@ -212,7 +218,7 @@ class Executor:
         if not self.recorder.database_exists():
             return []
         connect(self.connection, self.database.explain_connect_error)
-        with self._lock():
+        with self._lock(), self._bookkeeping():
             changes = []
             for version, record in sorted(self.recorder.applied().items()):
                 migration = files.get(version)
@@ -271,6 +277,11 @@ class Executor:
         if plan and directory is not None:
             path = write_backup(self.database, directory, reason)
             self.progress(Progress("backup", message=str(path)))
+
+    def _bookkeeping(self) -> AbstractContextManager[None]:
+        """The runner's own reads and writes of the history wait for others' locks
+        on it no longer than for the runner's lock (--lock-timeout)."""
+        return self.database.bookkeeping(self.lock_timeout)
 
     def _lock(self) -> AbstractContextManager[None]:
         return self.database.run_lock(
@@ -427,7 +438,7 @@ class Executor:
         decides what the database holds.
         """
         version = step.migration.version
-        with self.database.write_transaction():
+        with self._bookkeeping(), self.database.write_transaction():
             if direction == "up":
                 self.recorder.record_applied(step.migration, 0, dirty=True)
             else:
@@ -450,7 +461,7 @@ class Executor:
                 _explain_statement_timeout(failure, limits)
                 raise
         try:
-            with self.database.write_transaction():
+            with self._bookkeeping(), self.database.write_transaction():
                 if direction == "up":
                     self.recorder.mark_clean(version, _ms_since(started))
                 else:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import signal
 import time
+from typing import Any
 
+import psycopg
 import pytest
 
 from tests.conftest import MigrationFiles, TargetDatabase, start_runner, wait_for_query
@@ -221,5 +223,36 @@ def test_sigterm_rolls_back_like_ctrl_c(
     assert proc.returncode == 130, out + err
     assert "interrupted during 002_slow, which was rolled back" in err
     assert "Traceback" not in err
+    assert postgres.applied() == [1]
+    assert postgres.user_tables() == {"a"}
+
+
+@pytest.mark.postgresql
+def test_the_runners_own_history_queries_wait_no_longer_than_the_lock_timeout(
+    postgres: TargetDatabase, migrations: MigrationFiles, settings: Any
+) -> None:
+    settings.SQLMIGRATIONS_LOCK_TIMEOUT = 1
+    migrations.table(1, "a")
+    assert postgres.run("sqlmigrate_up").code == 0
+    migrations.table(2, "b")
+    with psycopg.connect(postgres.url) as holder:
+        holder.execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+        pid = holder.info.backend_pid
+        for command in (
+            ["sqlmigrate_status"],
+            ["sqlmigrate_up"],
+            ["sqlmigrate_down", "--noinput", "--no-backup"],
+        ):
+            started = time.monotonic()
+            result = postgres.run(*command)
+            waited = time.monotonic() - started
+
+            assert result.code == 1, result.output
+            assert result.err.startswith(
+                "the runner's own query of its history table waited 1s for a lock held by "
+                f"another session (pid {pid}, user "
+            ), result.err
+            assert waited < 15
+        holder.rollback()
     assert postgres.applied() == [1]
     assert postgres.user_tables() == {"a"}

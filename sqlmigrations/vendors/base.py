@@ -268,6 +268,12 @@ class Vendor(ABC):
         """True when ``exc`` means another connection held a lock too long."""
         return False
 
+    def bookkeeping(self, timeout: float) -> AbstractContextManager[None]:
+        """Around the runner's own queries of its history table: their lock waits
+        end after ``timeout`` seconds with LockTimeout. By default the vendor's
+        busy handling (set up by run_lock) bounds them already."""
+        return nullcontext()
+
     def write_transaction(self) -> AbstractContextManager[None]:
         """A short transaction of the runner's own (history bookkeeping)."""
         return transaction.atomic(using=self.connection.alias)

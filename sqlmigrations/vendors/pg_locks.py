@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from sqlmigrations.errors import LockTimeout, mask_secrets
@@ -200,3 +201,21 @@ def _describe_blocker(
         others = count - 1
         text += f" (and {others} other session{'s' if others > 1 else ''})"
     return f"blocked by {text}"
+
+
+def history_lock_holders(connection: BaseDatabaseWrapper) -> str:
+    """Who holds a lock on schema_migrations, for a message (after the wait failed)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT a.pid, a.usename, a.state, l.mode FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.granted AND l.relation = to_regclass('schema_migrations') "
+                "AND a.pid <> pg_backend_pid() ORDER BY a.xact_start LIMIT 3"
+            )
+            rows = cursor.fetchall()
+    except DatabaseError:
+        rows = []
+    if not rows:
+        return "a session that has released it since"
+    return "; ".join(f"pid {pid}, user {user}, {state}, {mode}" for pid, user, state, mode in rows)

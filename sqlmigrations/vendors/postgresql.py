@@ -12,13 +12,14 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqlmigrations.batch import BatchFailed, can_batch, run_batch
 from sqlmigrations.errors import (
     NO_TRANSACTION_HINT,
     DatabaseMessage,
+    LockTimeout,
     one_line,
 )
 from sqlmigrations.sql import Statement, _split_postgresql
@@ -33,6 +34,7 @@ from sqlmigrations.vendors.pg_locks import (
     LOOK_EVERY,
     BlockerWatcher,
     advisory_lock,
+    history_lock_holders,
 )
 from sqlmigrations.vendors.pg_session import (
     STRINGS,
@@ -143,6 +145,26 @@ class PostgreSQL(Vendor):
             return []
         prepares = any(s.sql[:7].upper() == "PREPARE" for s in statements)
         return self._session.restore_statements(self.connection.connection, prepares=prepares)
+
+    @contextmanager
+    def bookkeeping(self, timeout: float) -> Iterator[None]:
+        if self.connection.in_atomic_block:
+            yield  # a SET LOCAL would outlive this, in the caller's transaction
+            return
+        try:
+            with transaction.atomic(using=self.connection.alias):
+                if timeout:
+                    with self.connection.cursor() as cursor:
+                        cursor.execute(f"SET LOCAL lock_timeout = '{milliseconds(timeout)}ms'")
+                yield
+        except DatabaseError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            raise LockTimeout(
+                f"the runner's own query of its history table waited {timeout:g}s for a "
+                f"lock held by another session ({history_lock_holders(self.connection)}); "
+                "nothing more was run. End that session's transaction, or raise --lock-timeout."
+            ) from exc
 
     def transaction_left_open(self) -> bool:
         from psycopg import pq
