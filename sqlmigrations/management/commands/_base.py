@@ -35,36 +35,29 @@ class Interrupted(SqlMigrationsError):
     exit_code = INTERRUPTED
 
 
-def positive_int(value: str) -> int:
+def _whole(value: str, what: str, minimum: int, maximum: int | None = None) -> int:
+    """An option's whole number within bounds, or argparse's one-line error."""
     try:
         number = int(value)
     except ValueError:
-        raise ArgumentTypeError(f"'{value}' is not a whole number") from None
-    if number < 1:
-        raise ArgumentTypeError(f"must be 1 or more, not {number}")
+        raise ArgumentTypeError(f"'{value}' is not {what}") from None
+    if number < minimum:
+        raise ArgumentTypeError(f"must be {minimum} or more, not {number}")
+    if maximum is not None and number > maximum:
+        raise ArgumentTypeError(f"must be at most {maximum}")
     return number
+
+
+def positive_int(value: str) -> int:
+    return _whole(value, "a whole number", 1)
 
 
 def version_number(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ArgumentTypeError(f"'{value}' is not a migration version number") from None
-    if number < 0:
-        raise ArgumentTypeError(f"must be 0 or more, not {number}")
-    if number > MAX_VERSION:
-        raise ArgumentTypeError(f"must be at most {MAX_VERSION}")
-    return number
+    return _whole(value, "a migration version number", 0, MAX_VERSION)
 
 
 def whole_number(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ArgumentTypeError(f"'{value}' is not a whole number") from None
-    if number < 0:
-        raise ArgumentTypeError(f"must be 0 or more, not {number}")
-    return number
+    return _whole(value, "a whole number", 0)
 
 
 def limit_seconds(value: str) -> float:
