@@ -170,7 +170,7 @@ class SQLite(Vendor):
             raise failure from exc
 
     def is_busy(self, exc: DatabaseError) -> bool:
-        return "database is locked" in str(exc)
+        return is_busy_error(exc)
 
     # Waiting for other connections --------------------------------------------
 
@@ -429,12 +429,17 @@ def _holder(path: Path) -> str:
     return text or "a runner that is just starting"
 
 
+def is_busy_error(exc: BaseException) -> bool:
+    """SQLite's answer when another connection held the lock past the busy timeout."""
+    return "database is locked" in str(exc)
+
+
 @contextmanager
 def _busy_as_lock_timeout(timeout: float) -> Iterator[None]:
     try:
         yield
     except DatabaseError as exc:
-        if "database is locked" not in str(exc):
+        if not is_busy_error(exc):
             raise
         raise LockTimeout(
             "another connection holds the write lock on this SQLite database "

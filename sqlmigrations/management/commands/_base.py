@@ -23,6 +23,7 @@ from sqlmigrations.database import describe
 from sqlmigrations.errors import SqlMigrationsError, mask_secrets, one_line
 from sqlmigrations.executor import Executor, Progress, Step
 from sqlmigrations.files import MAX_VERSION
+from sqlmigrations.vendors.sqlite import is_busy_error
 from sqlmigrations.waits import MAX_SECONDS
 
 # schema_migrations.version is a signed 64-bit integer: no version can be larger.
@@ -349,7 +350,7 @@ def waited_for_sqlite_lock(exc: BaseException) -> bool:
     the wait ends, as "database is locked": the interruption then follows that error."""
     context = exc.__context__
     while context is not None:
-        if "database is locked" in str(context):
+        if is_busy_error(context):
             return True
         context = context.__context__
     return False
