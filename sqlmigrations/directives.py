@@ -3,6 +3,9 @@
     -- sqlmigrate: no-transaction
     -- sqlmigrate: lock-timeout=30s lock-retries=0 statement-timeout=10min
 
+``-- sqlmigrate: allow RULE REASON`` (and ``allow-file``) lines are not directives:
+they belong to sqlmigrate_lint (lint.py), may stand anywhere and are skipped here.
+
 The header is the file's leading blank and ``--`` comment lines. A directive
 anywhere else, an unknown word or a bad value is a problem reported with the
 other file problems (exit 2): a directive silently ignored would run the file
@@ -18,7 +21,12 @@ from sqlmigrations.waits import MAX_SECONDS
 
 _DIRECTIVE = re.compile(r"--\s*sqlmigrate:(?P<words>.*)", re.IGNORECASE)
 # Only lines at the start of a line: a directive's text inside a statement is not one.
-_DIRECTIVE_ANYWHERE = re.compile(r"^[ \t]*--[ \t]*sqlmigrate:", re.IGNORECASE | re.MULTILINE)
+# A lint suppression (allow, allow-file) is no directive, wherever it stands.
+_DIRECTIVE_ANYWHERE = re.compile(
+    r"^[ \t]*--[ \t]*sqlmigrate:(?![ \t]*allow(?:-file)?(?:[ \t]|$))",
+    re.IGNORECASE | re.MULTILINE,
+)
+ALLOW_WORDS = ("allow", "allow-file")
 _DURATION = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|min|h)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
 DURATION_HELP = (
@@ -57,7 +65,7 @@ def parse_directives(text: str) -> Directives:
         stripped = text[position:end].strip()
         if stripped and not stripped.startswith("--"):
             break  # the first statement (or block comment) ends the header
-        if match := _DIRECTIVE.fullmatch(stripped):
+        if (match := _DIRECTIVE.fullmatch(stripped)) and not _is_allow(match["words"]):
             _parse_words(match["words"].split(), line, values, problems)
         position, line = end + 1, line + 1
     for later in _DIRECTIVE_ANYWHERE.finditer(text, position):
@@ -80,6 +88,11 @@ def parse_directives(text: str) -> Directives:
         )
         directives = Directives(problems=tuple(problems), **values)  # type: ignore[arg-type]
     return directives
+
+
+def _is_allow(words: str) -> bool:
+    first = words.split(maxsplit=1)
+    return bool(first) and first[0].lower() in ALLOW_WORDS
 
 
 def _parse_words(

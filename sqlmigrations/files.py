@@ -304,3 +304,19 @@ def _read(path: Path, problems: list[str]) -> SqlFile | None:
         problems.append(f"{path}:{line}: not valid UTF-8 (byte {exc.start + 1} of the file)")
         return None
     return SqlFile(path=path, text=text.removeprefix("\ufeff"))
+
+
+def read_sql_files(paths: Iterable[Path]) -> list[SqlFile]:
+    """Files named on a command line, read as the runner reads migrations (UTF-8,
+    regular files only); InvalidMigrationFiles listing every one that cannot be."""
+    problems: list[str] = []
+    files = [f for f in (_read(p, problems) for p in paths) if f is not None]
+    if problems:
+        raise InvalidMigrationFiles(problems)
+    return files
+
+
+def variant_of(path: Path) -> str | None:
+    """The vendor a migration file name is a variant for (``x.sqlite.up.sql``), if any."""
+    match = _ANY_CASE_NAME.fullmatch(path.name.strip())
+    return _split_vendor(match["name"])[1] if match else None

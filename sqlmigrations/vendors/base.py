@@ -43,6 +43,16 @@ class HistoryChange:
         return round((time.perf_counter() - self.started) * 1000)
 
 
+@dataclass(frozen=True)
+class ServerFacts:
+    """What the lint needs from the target server; None where it could not be read."""
+
+    version: str | None = None  # e.g. "15.4"
+    lock_timeout_ms: int | None = None  # the session's own (0: none)
+    statement_timeout_ms: int | None = None
+    unread: str | None = None  # why nothing could be read (the server did not answer)
+
+
 class StatementFailed(Exception):
     """Carries a failing statement's position and the driver's error out of the transaction."""
 
@@ -277,6 +287,17 @@ class Vendor(ABC):
     def write_transaction(self) -> AbstractContextManager[None]:
         """A short transaction of the runner's own (history bookkeeping)."""
         return transaction.atomic(using=self.connection.alias)
+
+    # Lint --------------------------------------------------------------------
+
+    # The linter for this vendor's files ("squawk" for PostgreSQL); None: none of
+    # squawk's rules apply, and lint_notice says which checks do.
+    linter: ClassVar[str | None] = None
+    lint_notice: ClassVar[str] = ""
+
+    def server_facts(self) -> ServerFacts:
+        """The server's version and the session's own timeouts, when it answers."""
+        return ServerFacts()
 
     # Backups -----------------------------------------------------------------
 

@@ -16,9 +16,11 @@ from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqlmigrations.batch import BatchFailed, can_batch, run_batch
+from sqlmigrations.database import connect
 from sqlmigrations.errors import (
     NO_TRANSACTION_HINT,
     DatabaseMessage,
+    DatabaseUnavailable,
     LockTimeout,
     one_line,
 )
@@ -27,6 +29,7 @@ from sqlmigrations.vendors.base import (
     Blockers,
     HistoryChange,
     OnWait,
+    ServerFacts,
     StatementFailed,
     Vendor,
 )
@@ -298,6 +301,28 @@ class PostgreSQL(Vendor):
         return (
             f"no answer within {timeout}s (connect timeout: SQLMIGRATIONS_CONNECT_TIMEOUT, "
             "or connect_timeout in the URL or OPTIONS)"
+        )
+
+    # Lint --------------------------------------------------------------------
+
+    linter = "squawk"
+
+    def server_facts(self) -> ServerFacts:
+        try:
+            connect(self.connection, self.explain_connect_error)
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT name, setting::bigint FROM pg_settings"
+                    " WHERE name IN ('lock_timeout', 'statement_timeout')"
+                )
+                timeouts = dict(cursor.fetchall())
+        except (DatabaseUnavailable, DatabaseError) as exc:
+            return ServerFacts(unread=str(exc))
+        number = self.connection.pg_version  # type: ignore[attr-defined]
+        return ServerFacts(
+            version=f"{number // 10000}.{number % 10000}",
+            lock_timeout_ms=timeouts.get("lock_timeout"),
+            statement_timeout_ms=timeouts.get("statement_timeout"),
         )
 
     def backup(self, path: Path) -> None:

@@ -72,6 +72,12 @@ _TRANSACTION = re.compile(
 class SQLite(Vendor):
     name = "sqlite"
     backup_suffix = ".sqlite3"
+    lint_notice = (
+        "squawk's rules are PostgreSQL's: none of them apply to SQLite files. On SQLite "
+        "the runner's own checks apply, before anything runs: file names and pairs, "
+        "statements split by SQLite's rules, no BEGIN or COMMIT in a transactional file "
+        "(sqlmigrate_up --dry-run runs them)."
+    )
 
     def split_text(self, text: str) -> list[Statement]:
         return _split_sqlite(text)
