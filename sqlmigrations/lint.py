@@ -35,7 +35,7 @@ from sqlmigrations.errors import ConfigurationError
 from sqlmigrations.files import SqlFile
 from sqlmigrations.sql import SqlSyntaxError, Statement
 from sqlmigrations.vendors.base import ServerFacts, Vendor
-from sqlmigrations.waits import WaitLimits, seconds
+from sqlmigrations.waits import WaitLimits
 
 ALLOW_RULE = "sqlmigrate-allow"  # the finding for a suppression comment that is wrong
 LOCK_RULE = "require-lock-timeout"
@@ -82,6 +82,11 @@ class Allow:
         names = {r for name in self.rules for r in ALIASES.get(name, (name,))}
         return rule in names and (self.whole_file or statement == self.statement)
 
+    def source(self) -> str:
+        """Where, for a finding it suppressed (in the same file)."""
+        kind = "allow-file" if self.whole_file else "allow"
+        return f"{kind} at line {self.line}: {self.reason or '(no reason given)'}"
+
     def describe(self) -> str:
         scope = "file" if self.whole_file else "statement"
         return (
@@ -125,12 +130,18 @@ def excluded_rules() -> dict[str, str]:
     return value
 
 
-def strict() -> bool:
-    """SQLMIGRATIONS_LINT_STRICT: whether sqlmigrate_up refuses to run with findings."""
-    value = getattr(settings, "SQLMIGRATIONS_LINT_STRICT", False)
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"SQLMIGRATIONS_LINT_STRICT must be True or False, not {value!r}")
-    return value
+ON_UP = ("warn", "strict", "off")
+
+
+def on_up() -> str:
+    """SQLMIGRATIONS_LINT_ON_UP: what sqlmigrate_up does with squawk's findings for the
+    files it is about to run: "warn" (print them), "strict" (refuse to run), "off"."""
+    value = getattr(settings, "SQLMIGRATIONS_LINT_ON_UP", "warn")
+    if value not in ON_UP:
+        raise ConfigurationError(
+            f'SQLMIGRATIONS_LINT_ON_UP must be "warn", "strict" or "off", not {value!r}'
+        )
+    return str(value)
 
 
 def lint(
@@ -171,7 +182,7 @@ def lint(
         raw += [_reindex(r, chosen[r.index]) for r in found]
 
     skipped = [_timeout_rules_skipped(f, limits, facts) for f in files]
-    _note_timeouts(report, files, skipped)
+    _note_timeouts(report, files, skipped, excluded)
     for item in sorted(raw, key=lambda r: (r.index, r.line, r.rule)):
         if item.rule in skipped[item.index]:
             continue
@@ -183,7 +194,7 @@ def lint(
             report.findings.append(finding)
         else:
             allow.used += 1
-            report.suppressed.append((finding, allow.describe()))
+            report.suppressed.append((finding, allow.source()))
     report.findings += _allow_problems(binary, report.allows)
     report.findings.sort(key=lambda f: (str(f.path), f.line, f.rule))
     return report
@@ -282,8 +293,12 @@ def _effective(runner: float | None, session_ms: int | None) -> bool:
     return bool(session_ms)
 
 
-def _note_timeouts(report: Report, files: Sequence[SqlFile], skipped: list[set[str]]) -> None:
+def _note_timeouts(
+    report: Report, files: Sequence[SqlFile], skipped: list[set[str]], excluded: dict[str, str]
+) -> None:
     for rule, what in ((LOCK_RULE, "lock_timeout"), (STATEMENT_RULE, "statement_timeout")):
+        if rule in excluded or (excluded.keys() & ALIASES.keys()):
+            continue
         count = sum(1 for s in skipped if rule in s)
         if count == len(files):
             report.notes.append(
@@ -297,14 +312,6 @@ def _note_timeouts(report: Report, files: Sequence[SqlFile], skipped: list[set[s
             )
         else:
             report.notes.append(f"{rule} applied: the runner sets no {what} for these files")
-
-
-def limits_note(limits: WaitLimits) -> str:
-    lock = seconds(limits.lock_timeout) if limits.lock_timeout else "none"
-    statement = (
-        "the session's" if limits.statement_timeout is None else seconds(limits.statement_timeout)
-    )
-    return f"the runner's limits: lock_timeout {lock}, statement_timeout {statement}"
 
 
 # Output ----------------------------------------------------------------------

@@ -136,6 +136,13 @@ def backups_in_tmp(settings: Any, tmp_path: Path) -> Path:
     return tmp_path / "backups"
 
 
+@pytest.fixture(autouse=True)
+def no_lint_on_up(settings: Any) -> None:
+    """sqlmigrate_up's lint warnings (squawk) are tested in test_lint_on_up.py; other
+    tests' output and timings stay those of the runner alone."""
+    settings.SQLMIGRATIONS_LINT_ON_UP = "off"
+
+
 @pytest.fixture
 def migrations(tmp_path: Path, settings: Any) -> MigrationFiles:
     files = MigrationFiles(tmp_path / "migrations")

@@ -7,6 +7,9 @@ from backend.settings import *  # noqa: F403
 SQLMIGRATIONS_DIRS = [os.environ["SQLMIGRATIONS_TEST_DIRS"]]
 SQLMIGRATIONS_BACKUP_DIR = os.path.join(os.path.dirname(SQLMIGRATIONS_DIRS[0]), "backups")
 
+# As conftest's no_lint_on_up: sqlmigrate_up's lint is tested where a test asks for it.
+SQLMIGRATIONS_LINT_ON_UP = "off"
+
 # Lets a test give the SQLite test database a file, so --keepdb has something to keep.
 if os.environ.get("SQLMIGRATIONS_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["SQLMIGRATIONS_TEST_DB_NAME"]}  # noqa: F405

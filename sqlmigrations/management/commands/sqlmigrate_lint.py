@@ -105,7 +105,7 @@ class Command(SqlMigrationsCommand):
             self.stdout.write(f"  note: {note}")
         for finding, by in report.suppressed:
             where = f"{lint.display(finding.path)}:{finding.line}"
-            self.stdout.write(f"  suppressed: {where}: {finding.rule}, by {by}")
+            self.stdout.write(f"  suppressed: {where}: {finding.rule}, by the {by}")
         for allow in report.allows:
             if not allow.used:
                 self.stdout.write(f"  unused: {allow.describe()}")

@@ -3,7 +3,10 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
+from sqlmigrations.executor import Executor, Step
+
 from ._base import SqlMigrationsCommand, version_number
+from ._lint import lint_pending
 
 
 class Command(SqlMigrationsCommand):
@@ -38,15 +41,24 @@ class Command(SqlMigrationsCommand):
         self.add_backup_dir(parser)
         self.add_lock_timeout(parser)
         self.add_migration_waits(parser)
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="Refuse to run (exit code 2) while squawk finds anything in the pending "
+            "files, or when it cannot run (default: SQLMIGRATIONS_LINT_ON_UP, 'warn': "
+            "findings are printed as warnings).",
+        )
 
     def run(self, **options: Any) -> None:
         executor = self.make_executor(options)
         if options["dry_run"]:
-            plan = executor.plan_up(
-                options["target"], allow_out_of_order=options["allow_out_of_order"]
-            )
+            plan = self.plan(executor, options)
+            lint_pending(self, executor, lambda: plan, strict=options["strict"])
             self.print_plan(plan, "Apply", empty="No migrations to apply.")
             return
+        if not options["fake"]:  # nothing of a faked file runs: nothing to lint
+            plan_now = lambda: self.plan(executor, options)  # noqa: E731
+            lint_pending(self, executor, plan_now, strict=options["strict"])
         applied = executor.up(
             options["target"],
             allow_out_of_order=options["allow_out_of_order"],
@@ -63,3 +75,7 @@ class Command(SqlMigrationsCommand):
                 )
             else:
                 self.stdout.write("No migrations to apply.")
+
+    @staticmethod
+    def plan(executor: Executor, options: dict[str, Any]) -> list[Step]:
+        return executor.plan_up(options["target"], allow_out_of_order=options["allow_out_of_order"])
