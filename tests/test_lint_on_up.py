@@ -68,7 +68,7 @@ def test_strict_refuses_to_run_with_findings(postgres: TargetDatabase, pending_i
     assert result.code == 2
     assert result.out == WARNING.format(path=pending_index)
     assert result.err == (
-        "--strict: squawk found 1 problem(s) in the pending files; nothing was run (fix them, "
+        "--strict: squawk found 1 finding in the pending files; nothing was run (fix them, "
         "or suppress each with '-- sqlmigrate: allow RULE REASON')"
     )
     assert postgres.applied() == [1]

@@ -57,8 +57,9 @@ def lint_pending(
         if report.findings:
             command.stdout.write(command.style.WARNING(f"Lint (squawk): {lint.summary(report)}"))
     if strict and report.findings:
+        count = len(report.findings)
         raise UsageError(
-            f"--strict: squawk found {len(report.findings)} problem(s) in the pending "
-            "files; nothing was run (fix them, or suppress each with "
+            f"--strict: squawk found {count} finding{'s' if count != 1 else ''} in the "
+            "pending files; nothing was run (fix them, or suppress each with "
             "'-- sqlmigrate: allow RULE REASON')"
         )
