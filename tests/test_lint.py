@@ -240,6 +240,7 @@ def test_without_a_server_the_files_are_still_linted(
         conn.execute(rename.format(postgres.name, f"{postgres.name}_gone"))  # type: ignore[arg-type]
     try:
         result = lint(postgres, "--all", "-v", "2", "--format", "json")
+        pending = lint(postgres)
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(rename.format(f"{postgres.name}_gone", postgres.name))  # type: ignore[arg-type]
@@ -250,6 +251,10 @@ def test_without_a_server_the_files_are_still_linted(
     assert [f["rule"] for f in report["findings"]] == ["require-concurrent-index-creation"]
     assert any(
         "the server's version was not read" in n and "does not exist" in n for n in report["notes"]
+    )
+    assert pending.code == 1
+    assert pending.err.endswith(
+        "(the pending files come from its history; --all or file arguments lint without it)"
     )
 
 

@@ -140,3 +140,19 @@ def test_sqlite_files_are_not_linted(migrations: MigrationFiles, tmp_path: Path)
 
     assert result.code == 0, result.output
     assert result.out.startswith("  Applying 001_t... OK")
+
+
+def test_a_very_large_file_is_left_to_sqlmigrate_lint(
+    postgres: TargetDatabase, pending_index: Path, migrations: MigrationFiles
+) -> None:
+    """Its memory and time in squawk would be the run's; the other files are linted."""
+    migrations.pair("003_data", "-- " + "x" * 5_000_000 + "\nSELECT 1;\n", "SELECT 1;")
+
+    result = postgres.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    assert result.out.startswith(
+        "Lint skipped for 003_data.up.sql: larger than 5 million characters "
+        "(run sqlmigrate_lint on it).\n" + WARNING.format(path=pending_index)
+    )
+    assert postgres.applied() == [1, 2, 3]

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from sqlmigrations import lint, squawk
 from sqlmigrations.database import describe
-from sqlmigrations.errors import UsageError
+from sqlmigrations.errors import DatabaseUnavailable, UsageError
 from sqlmigrations.executor import Executor, pending_versions
 from sqlmigrations.files import SqlFile, read_sql_files, variant_of
 
@@ -78,7 +78,13 @@ class Command(SqlMigrationsCommand):
             return read_sql_files(options["files"])
         if options["all"]:
             return [f for m in executor.migrations() for f in (m.up, m.down)]
-        states = executor.status()
+        try:
+            states = executor.status()
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(
+                f"{exc} (the pending files come from its history; --all or file arguments "
+                "lint without it)"
+            ) from exc
         pending = set(pending_versions(states))
         return [s.migration.up for s in states if s.version in pending and s.migration]
 
