@@ -53,7 +53,7 @@ class Command(SqlMigrationsCommand):
             raise UsageError("give either --all or files, not both")
         executor = Executor(options["database"])
         vendor = executor.database
-        if self.verbosity >= 2:
+        if self.verbosity >= 2 and options["format"] == "text":  # json: one document
             self.stdout.write(f"Database: {describe(executor.connection)}")
         if vendor.linter is None:
             if self.verbosity >= 1:
@@ -99,7 +99,7 @@ class Command(SqlMigrationsCommand):
             for finding in report.findings:
                 for line in lint.text_lines(finding):
                     self.stdout.write(line)
-        if self.verbosity >= 2:
+        if self.verbosity >= 2 and form != "json":
             self.details(report)
         if not report.findings and self.verbosity >= 1:
             self.stdout.write(lint.summary(report))
