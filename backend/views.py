@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from backend.api_errors import allow, error, too_big
 from backend.forms import NotificationPreferenceForm, PageForm, SnapshotRangeForm
 from backend.models import AnalyticsSnapshot, NotificationPreference, Portfolio, RebalanceEvent
+from backend.write_access import refuse_write
 from sqlmigrations.errors import SqlMigrationsError
 from sqlmigrations.executor import Executor, pending_versions, problem_lines
 
@@ -155,12 +156,17 @@ def analytics_snapshots(request: HttpRequest, portfolio: Portfolio) -> JsonRespo
     )
 
 
-@csrf_exempt  # a JSON API for non-browser clients; there is no session to protect
+# Reading is public. Writes are checked by refuse_write: CSRF for a browser session, none
+# for a token (which no browser sends by itself), so the middleware's check is off here.
+@csrf_exempt
 @allow("GET", "PUT")
 @with_portfolio
 def notification_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     if request.method == "GET":
         return JsonResponse(preferences_json(portfolio))
+    refused = refuse_write(request, "backend.change_notificationpreference")
+    if refused is not None:
+        return refused
     return replace_preferences(request, portfolio)
 
 
