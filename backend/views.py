@@ -9,7 +9,6 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
-from django.db import Error as DatabaseError
 from django.db import transaction
 from django.forms import Form
 from django.http import HttpRequest, JsonResponse
@@ -18,10 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from backend.api_errors import allow, error, too_big
 from backend.forms import NotificationPreferenceForm, PageForm, SnapshotRangeForm
+from backend.health import report
 from backend.models import AnalyticsSnapshot, NotificationPreference, Portfolio, RebalanceEvent
 from backend.write_access import refuse_write
-from sqlmigrations.errors import SqlMigrationsError
-from sqlmigrations.executor import Executor, pending_versions, problem_lines
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -228,19 +226,8 @@ def replace_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonRespo
 
 @allow("GET")
 def health(request: HttpRequest) -> JsonResponse:
-    """200 when the database holds every migration; 503 otherwise, for load balancers."""
-    try:
-        states = Executor("default").status()
-    except (SqlMigrationsError, DatabaseError) as exc:
-        message = str(exc) if isinstance(exc, SqlMigrationsError) else "database unavailable"
-        return JsonResponse({"status": "error", "error": message}, status=503)
-    pending, problems = pending_versions(states), problem_lines(states)
-    healthy = not pending and not problems
-    return JsonResponse(
-        {
-            "status": "ok" if healthy else "migrations_needed",
-            "pending": pending,
-            "problems": problems,
-        },
-        status=200 if healthy else 503,
-    )
+    """200 when the database holds every migration; 503 otherwise, for load balancers.
+
+    Details (names, paths, messages) for staff only (backend/health.py)."""
+    body, status = report("default", details=request.user.is_staff)
+    return JsonResponse(body, status=status)
