@@ -5,59 +5,18 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
-import shlex
-import shutil
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, manage
-from tests.live_server import runserver
-
-PASSWORD = "a-newcomer-password-42"
-
-
-def readme_setup_commands() -> list[list[str]]:
-    """The ``python manage.py ...`` steps of the README's set-up command, as argument lists."""
-    section = (REPO / "README.md").read_text().split("\n## Set-up\n", 1)[1]
-    block = re.search(r"```sh\n(.*?)\n```", section, re.S)
-    assert block, "the README's Set-up section has no sh block"
-    steps = [shlex.split(step) for step in block[1].split("&&")]
-    return [step[2:] for step in steps if step[:2] == ["python", "manage.py"]]
+from tests.demo_project import PASSWORD, create_superuser, runserver, set_up_fresh_project
 
 
 @pytest.fixture
 def set_up_project(tmp_path: Path) -> Path:
-    """A copy of the project as a clone has it, after the README's set-up command."""
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(REPO / "manage.py", project)
-    shutil.copytree(
-        REPO / "backend", project / "backend", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    steps = readme_setup_commands()
-    assert steps, "the README's set-up command runs no manage.py step"
-    for step in steps:
-        result = manage(*step, cwd=project)
-        assert result.code == 0, f"{step}: {result.output}"
-    return project
-
-
-def create_superuser(project: Path, username: str = "admin") -> None:
-    result = manage(
-        "createsuperuser",
-        "--noinput",
-        "--username",
-        username,
-        "--email",
-        f"{username}@example.com",
-        cwd=project,
-        env={"DJANGO_SUPERUSER_PASSWORD": PASSWORD},
-    )
-    assert result.code == 0, result.output
-    assert "Superuser created successfully." in result.out
+    return set_up_fresh_project(tmp_path / "project")
 
 
 def test_createsuperuser_and_the_admin_work_after_the_set_up(set_up_project: Path) -> None:
