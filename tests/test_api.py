@@ -223,14 +223,14 @@ def test_health_is_503_listing_pending_versions(
 ) -> None:
     migrations = tmp_path / "migrations"
     shutil.copytree(REPO / "backend" / "db" / "migrations", migrations)
-    (migrations / "003_add_risk_profile.up.sql").write_text("SELECT 1;")
-    (migrations / "003_add_risk_profile.down.sql").write_text("SELECT 1;")
+    (migrations / "004_add_risk_profile.up.sql").write_text("SELECT 1;")
+    (migrations / "004_add_risk_profile.down.sql").write_text("SELECT 1;")
     settings.SQLMIGRATIONS_DIRS = [migrations]
 
     response = client.get("/health/")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "migrations_needed", "pending": [3], "problems": []}
+    assert response.json() == {"status": "migrations_needed", "pending": [4], "problems": []}
 
 
 def test_the_models_read_the_sql_tables(db: None) -> None:

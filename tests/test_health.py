@@ -71,7 +71,7 @@ def test_missing_files_and_a_failed_migration_are_kinds(client: Client, files: P
 def test_invalid_files_show_anonymous_callers_no_path(
     client: Client, admin_client: Client, files: Path
 ) -> None:
-    (files / "003_no_down_file.up.sql").write_text("SELECT 1;\n")
+    (files / "004_no_down_file.up.sql").write_text("SELECT 1;\n")
 
     status, body, text = get(client)
 
@@ -79,7 +79,7 @@ def test_invalid_files_show_anonymous_callers_no_path(
     assert str(files) not in text
     status, body, _ = get(admin_client)
     assert status == 503
-    assert "003_no_down_file" in body["details"]
+    assert "004_no_down_file" in body["details"]
 
 
 def test_a_missing_directory_shows_anonymous_callers_no_path(
@@ -112,7 +112,7 @@ def test_files_are_read_again_only_when_they_change(client: Client, files: Path)
 
 def test_a_new_file_is_seen_at_once(client: Client, files: Path) -> None:
     assert get(client)[0] == 200
-    (files / "003_more.up.sql").write_text("SELECT 1;\n")
-    (files / "003_more.down.sql").write_text("SELECT 1;\n")
+    (files / "004_more.up.sql").write_text("SELECT 1;\n")
+    (files / "004_more.down.sql").write_text("SELECT 1;\n")
 
-    assert get(client)[1]["pending"] == [3]
+    assert get(client)[1]["pending"] == [4]
