@@ -164,6 +164,10 @@ def test_rolling_back_the_schema_drops_every_table(backend: TargetDatabase) -> N
             "id",
         ),
         (
+            "INSERT INTO portfolios (id, name, owner_email, base_currency) VALUES (NULL, 'n', 'a@b', 'USD')",
+            "id not null",
+        ),
+        (
             "INSERT INTO portfolios (id, name, owner_email, base_currency, target_allocation) "
             "VALUES ('p', 'n', 'a@b', 'USD', '[1]')",
             "allocation",
