@@ -1,6 +1,13 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from backend.models import AnalyticsSnapshot, NotificationPreference, Portfolio, RebalanceEvent
+from backend.models import (
+    AnalyticsSnapshot,
+    ApiToken,
+    NotificationPreference,
+    Portfolio,
+    RebalanceEvent,
+)
 
 
 @admin.register(Portfolio)
@@ -29,3 +36,17 @@ class AnalyticsSnapshotAdmin(admin.ModelAdmin):
 class NotificationPreferenceAdmin(admin.ModelAdmin):
     list_display = ["portfolio", "channel", "event_type", "enabled"]
     list_filter = ["channel", "event_type", "enabled"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Listed to be revoked (deleted); made only by create_api_token, which shows the key."""
+
+    list_display = ["user", "name", "created_at"]
+    readonly_fields = ["user", "name", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -1,9 +1,10 @@
-"""Models over the tables created by backend/db/migrations.
+"""Models over the tables created by backend/db/migrations, and the API's tokens.
 
-All are ``managed = False``: the SQL files own the schema, so Django never
-creates, alters or flushes these tables. Choices mirror the CHECK constraints.
+The portfolio models are ``managed = False``: the SQL files own the schema, so Django
+never creates, alters or flushes these tables. Choices mirror the CHECK constraints.
 """
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -97,3 +98,27 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.portfolio_id} {self.channel}/{self.event_type}"
+
+
+class ApiToken(models.Model):
+    """A key a script sends as ``Authorization: Bearer <key>`` to write through the API.
+
+    Unlike the tables above, Django owns this one (backend/migrations, with auth_user):
+    it belongs with the users, not with the portfolio schema. Only the key's SHA-256 is
+    stored, so a leaked database or backup gives no usable key; the key is shown once,
+    by ``manage.py create_api_token``.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True, help_text="what the token is for")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "backend_api_tokens"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.name or '(unnamed)'} {self.created_at:%Y-%m-%d}"

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
-from django.db import Error as DatabaseError
 from django.db import transaction
 from django.forms import Form
 from django.http import HttpRequest, JsonResponse
@@ -18,9 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from backend.api_errors import allow, error, too_big
 from backend.forms import NotificationPreferenceForm, PageForm, SnapshotRangeForm
+from backend.health import report
 from backend.models import AnalyticsSnapshot, NotificationPreference, Portfolio, RebalanceEvent
-from sqlmigrations.errors import SqlMigrationsError
-from sqlmigrations.executor import Executor, pending_versions, problem_lines
+from backend.write_access import refuse_write
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -155,12 +154,17 @@ def analytics_snapshots(request: HttpRequest, portfolio: Portfolio) -> JsonRespo
     )
 
 
-@csrf_exempt  # a JSON API for non-browser clients; there is no session to protect
+# Reading is public. Writes are checked by refuse_write: CSRF for a browser session, none
+# for a token (which no browser sends by itself), so the middleware's check is off here.
+@csrf_exempt
 @allow("GET", "PUT")
 @with_portfolio
 def notification_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonResponse:
     if request.method == "GET":
         return JsonResponse(preferences_json(portfolio))
+    refused = refuse_write(request, "backend.change_notificationpreference")
+    if refused is not None:
+        return refused
     return replace_preferences(request, portfolio)
 
 
@@ -222,19 +226,8 @@ def replace_preferences(request: HttpRequest, portfolio: Portfolio) -> JsonRespo
 
 @allow("GET")
 def health(request: HttpRequest) -> JsonResponse:
-    """200 when the database holds every migration; 503 otherwise, for load balancers."""
-    try:
-        states = Executor("default").status()
-    except (SqlMigrationsError, DatabaseError) as exc:
-        message = str(exc) if isinstance(exc, SqlMigrationsError) else "database unavailable"
-        return JsonResponse({"status": "error", "error": message}, status=503)
-    pending, problems = pending_versions(states), problem_lines(states)
-    healthy = not pending and not problems
-    return JsonResponse(
-        {
-            "status": "ok" if healthy else "migrations_needed",
-            "pending": pending,
-            "problems": problems,
-        },
-        status=200 if healthy else 503,
-    )
+    """200 when the database holds every migration; 503 otherwise, for load balancers.
+
+    Details (names, paths, messages) for staff only (backend/health.py)."""
+    body, status = report("default", details=request.user.is_staff)
+    return JsonResponse(body, status=status)

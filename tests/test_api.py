@@ -21,6 +21,13 @@ pytestmark = pytest.mark.django_db
 DEMO = "/api/portfolios/demo-portfolio-1"
 
 
+@pytest.fixture
+def editor(client: Client, admin_user: Any) -> Client:
+    """A client logged in as a superuser: writes need a user (tests/test_api_auth.py)."""
+    client.force_login(admin_user)
+    return client
+
+
 def put_json(client: Client, url: str, body: Any) -> Any:
     data = body if isinstance(body, str) else json.dumps(body)
     return client.put(url, data=data, content_type="application/json")
@@ -124,13 +131,13 @@ def test_get_notification_preferences(client: Client) -> None:
     assert len(response.json()["preferences"]) == 4
 
 
-def test_put_replaces_notification_preferences(client: Client) -> None:
+def test_put_replaces_notification_preferences(editor: Client) -> None:
     wanted = [
         {"channel": "push", "event_type": "daily_summary", "enabled": True},
         {"channel": "email", "event_type": "drift_alert", "enabled": False},
     ]
 
-    response = put_json(client, f"{DEMO}/notification-preferences/", {"preferences": wanted})
+    response = put_json(editor, f"{DEMO}/notification-preferences/", {"preferences": wanted})
 
     assert response.status_code == 200, response.content
     assert response.json()["preferences"] == sorted(
@@ -188,15 +195,15 @@ def test_put_replaces_notification_preferences(client: Client) -> None:
     ],
 )
 def test_bad_preferences_are_400_and_change_nothing(
-    client: Client, body: Any, message: str
+    editor: Client, body: Any, message: str
 ) -> None:
-    before = client.get(f"{DEMO}/notification-preferences/").json()
+    before = editor.get(f"{DEMO}/notification-preferences/").json()
 
-    response = put_json(client, f"{DEMO}/notification-preferences/", body)
+    response = put_json(editor, f"{DEMO}/notification-preferences/", body)
 
     assert response.status_code == 400
     assert response.json() == {"error": message}
-    assert client.get(f"{DEMO}/notification-preferences/").json() == before
+    assert editor.get(f"{DEMO}/notification-preferences/").json() == before
 
 
 def test_other_methods_are_405(client: Client) -> None:
@@ -216,14 +223,14 @@ def test_health_is_503_listing_pending_versions(
 ) -> None:
     migrations = tmp_path / "migrations"
     shutil.copytree(REPO / "backend" / "db" / "migrations", migrations)
-    (migrations / "003_add_risk_profile.up.sql").write_text("SELECT 1;")
-    (migrations / "003_add_risk_profile.down.sql").write_text("SELECT 1;")
+    (migrations / "004_add_risk_profile.up.sql").write_text("SELECT 1;")
+    (migrations / "004_add_risk_profile.down.sql").write_text("SELECT 1;")
     settings.SQLMIGRATIONS_DIRS = [migrations]
 
     response = client.get("/health/")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "migrations_needed", "pending": [3], "problems": []}
+    assert response.json() == {"status": "migrations_needed", "pending": [4], "problems": []}
 
 
 def test_the_models_read_the_sql_tables(db: None) -> None:

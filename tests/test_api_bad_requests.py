@@ -48,6 +48,25 @@ def client() -> Client:
     return Client(raise_request_exception=False)
 
 
+@pytest.fixture
+def writer(api: TargetDatabase, client: Client) -> Client:
+    """The client, logged in as a superuser: writes need a user (tests/test_api_auth.py).
+
+    Only the tables a session login reads are created on the target, by their models
+    (Django's migrate would add ~1 s to each test); auth itself is tested on a database
+    Django's migrate built."""
+    from django.contrib.auth.models import Group, Permission, User
+    from django.contrib.contenttypes.models import ContentType
+    from django.contrib.sessions.models import Session
+    from django.db import connections
+
+    with connections[api.alias].schema_editor() as editor:
+        for model in (ContentType, Permission, Group, User, Session):
+            editor.create_model(model)
+    client.force_login(User.objects.create_superuser("root", password="pw-for-tests"))
+    return client
+
+
 def preferences(database: TargetDatabase) -> list[tuple[Any, ...]]:
     return database.query(
         "SELECT channel, event_type, enabled FROM notification_preferences ORDER BY channel, event_type"
@@ -147,24 +166,24 @@ def test_too_many_query_fields_are_400(api: TargetDatabase, client: Client) -> N
     ],
 )
 def test_bad_bodies_are_400_and_change_nothing(
-    api: TargetDatabase, client: Client, body: str | bytes, message: str
+    api: TargetDatabase, writer: Client, body: str | bytes, message: str
 ) -> None:
     before = preferences(api)
 
-    body_json = assert_json(put(client, body), 400)
+    body_json = assert_json(put(writer, body), 400)
 
     assert message in body_json["error"]
     assert preferences(api) == before
 
 
 def test_a_body_over_the_size_limit_is_413(
-    api: TargetDatabase, client: Client, settings: Any
+    api: TargetDatabase, writer: Client, settings: Any
 ) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     before = preferences(api)
     padded = json.dumps(GOOD)[:-1] + ', "x": "' + "x" * 2000 + '"}'
 
-    body = assert_json(put(client, padded), 413)
+    body = assert_json(put(writer, padded), 413)
 
     assert "1000 bytes" in body["error"]
     assert preferences(api) == before
@@ -182,11 +201,11 @@ def test_a_body_over_the_size_limit_is_413(
     ],
 )
 def test_writes_need_a_json_content_type(
-    api: TargetDatabase, client: Client, content_type: str
+    api: TargetDatabase, writer: Client, content_type: str
 ) -> None:
     before = preferences(api)
 
-    body = assert_json(put(client, GOOD, content_type=content_type), 415)
+    body = assert_json(put(writer, GOOD, content_type=content_type), 415)
 
     assert "application/json" in body["error"]
     assert preferences(api) == before
@@ -194,9 +213,9 @@ def test_writes_need_a_json_content_type(
 
 @pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=UTF-8"])
 def test_json_content_types_are_accepted(
-    api: TargetDatabase, client: Client, content_type: str
+    api: TargetDatabase, writer: Client, content_type: str
 ) -> None:
-    response = put(client, GOOD, content_type=content_type)
+    response = put(writer, GOOD, content_type=content_type)
 
     assert response.status_code == 200, response.content
     assert preferences(api) == [("push", "drift_alert", True)]

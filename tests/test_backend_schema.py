@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, TargetDatabase
+from tests.conftest import REPO, TargetDatabase, _register_alias, _unregister_alias
 
 BACKEND_MIGRATIONS = REPO / "backend" / "db" / "migrations"
 TABLES = ["portfolios", "rebalance_events", "analytics_snapshots", "notification_preferences"]
@@ -132,7 +132,7 @@ def test_rolling_back_the_seed_leaves_other_portfolios_untouched(backend: Target
         "VALUES ('client-7', 'email', 'drift_alert')"
     )
 
-    result = backend.run("sqlmigrate_down", "--noinput")
+    result = backend.run("sqlmigrate_down", "--noinput", "--target", "1")
 
     assert result.code == 0, result.output
     assert backend.applied() == [1]
@@ -145,7 +145,7 @@ def test_rolling_back_the_seed_leaves_other_portfolios_untouched(backend: Target
 def test_rolling_back_the_schema_drops_every_table(backend: TargetDatabase) -> None:
     assert backend.run("sqlmigrate_up").code == 0
 
-    result = backend.run("sqlmigrate_down", "--noinput", "--steps", "2")
+    result = backend.run("sqlmigrate_down", "--noinput", "--target", "0")
 
     assert result.code == 0, result.output
     assert backend.user_tables() == set()
@@ -162,6 +162,10 @@ def test_rolling_back_the_schema_drops_every_table(backend: TargetDatabase) -> N
         (
             "INSERT INTO portfolios (id, name, owner_email, base_currency) VALUES ('Bad Id', 'n', 'a@b', 'USD')",
             "id",
+        ),
+        (
+            "INSERT INTO portfolios (id, name, owner_email, base_currency) VALUES (NULL, 'n', 'a@b', 'USD')",
+            "id not null",
         ),
         (
             "INSERT INTO portfolios (id, name, owner_email, base_currency, target_allocation) "
@@ -218,7 +222,118 @@ def test_skipping_the_seed_by_setting_leaves_it_out_for_good(
     status = backend.run("sqlmigrate_status")
 
     assert result.code == 0, result.output
-    assert backend.applied() == [1]
+    assert backend.applied() == [1, 3]
     assert backend.query("SELECT count(*) FROM portfolios") == [(0,)]
     assert " [-] 002_seed_demo_data  skipped (SQLMIGRATIONS_SKIP_VERSIONS)" in status.out
-    assert "1 applied, 0 pending, 0 with problems, 1 skipped by settings." in status.out
+    assert "2 applied, 0 pending, 0 with problems, 1 skipped by settings." in status.out
+
+
+# ---------------------------------------------------------------------------
+# Schema fidelity: 001 on PostgreSQL, its SQLite variant, and the unmanaged models agree
+# on every column's name, type (each vendor's spelling mapped to one word) and nullability.
+
+PG_TYPES = {
+    "text": "text",
+    "character": "char({length})",
+    "jsonb": "json",
+    "numeric": "decimal({precision},{scale})",
+    "timestamp with time zone": "datetime",
+    "date": "date",
+    "bigint": "bigint",
+    "boolean": "bool",
+}
+MODEL_TYPES = {
+    "TextField": "text",
+    "CharField": "char({length})",
+    "JSONField": "json",
+    "DecimalField": "decimal({precision},{scale})",
+    "DateTimeField": "datetime",
+    "DateField": "date",
+    "BigAutoField": "bigint",
+    "BooleanField": "bool",
+}
+Columns = dict[str, tuple[str, bool]]  # "table.column" -> (type, nullable)
+
+
+def postgresql_columns(database: TargetDatabase) -> Columns:
+    rows = database.query(
+        "SELECT table_name, column_name, data_type, character_maximum_length, "
+        "numeric_precision, numeric_scale, is_nullable FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = ANY(%s)",
+        (TABLES,),
+    )
+    return {
+        f"{table}.{column}": (
+            PG_TYPES.get(kind, f"? {kind}").format(length=length, precision=precision, scale=scale),
+            nullable == "YES",
+        )
+        for table, column, kind, length, precision, scale, nullable in rows
+    }
+
+
+def sqlite_columns(database: TargetDatabase) -> Columns:
+    """Declared types; text that a CHECK holds to json_valid() is JSON. A NULL fits any
+    column without NOT NULL, a PRIMARY KEY too, except an INTEGER one (the rowid)."""
+    columns: Columns = {}
+    for table in TABLES:
+        [(sql,)] = database.query("SELECT sql FROM sqlite_master WHERE name = %s", (table,))
+        for _, column, declared, notnull, _, pk in database.query(f"PRAGMA table_info({table})"):
+            kind = re.sub(r"\s+", "", declared.lower())
+            if kind == "text" and f"json_valid({column})" in sql:
+                kind = "json"
+            elif kind == "integer" and pk:
+                kind = "bigint"  # SQLite integers are 64-bit
+            columns[f"{table}.{column}"] = (kind, not notnull and not (pk and kind == "bigint"))
+    return columns
+
+
+def model_columns() -> Columns:
+    from django.apps import apps
+
+    columns: Columns = {}
+    for model in apps.get_app_config("backend").get_models():
+        if model._meta.managed:
+            continue  # Django's own tables (API tokens), not the SQL files'
+        assert model._meta.db_table in TABLES, model
+        for field in model._meta.concrete_fields:
+            typed = field.target_field if field.is_relation else field
+            kind = MODEL_TYPES.get(typed.get_internal_type(), f"? {typed.get_internal_type()}")
+            columns[f"{model._meta.db_table}.{field.column}"] = (
+                kind.format(
+                    length=getattr(typed, "max_length", None),
+                    precision=getattr(typed, "max_digits", None),
+                    scale=getattr(typed, "decimal_places", None),
+                ),
+                field.null,
+            )
+    return columns
+
+
+def differences(**sources: Columns) -> list[str]:
+    names = sorted(set().union(*sources.values()))
+    lines = []
+    for name in names:
+        seen = {source: columns.get(name, ("absent", None)) for source, columns in sources.items()}
+        if len(set(seen.values())) > 1:
+            lines.append(f"{name}: " + ", ".join(f"{s}={v}" for s, v in seen.items()))
+    return lines
+
+
+def test_postgresql_sqlite_and_the_models_have_the_same_columns(
+    postgres: TargetDatabase, settings: Any, tmp_path: Any
+) -> None:
+    settings.SQLMIGRATIONS_DIRS = [BACKEND_MIGRATIONS]
+    settings.SQLMIGRATIONS_DATABASE_DIRS = {}
+    path = tmp_path / "fidelity.sqlite3"
+    sqlite = TargetDatabase("sqlite", "fidelity_sqlite", f"sqlite:///{path}", path)
+    _register_alias(sqlite.alias, sqlite.url)
+    try:
+        assert postgres.run("sqlmigrate_up").code == 0
+        assert sqlite.run("sqlmigrate_up").code == 0
+        postgresql, on_sqlite = postgresql_columns(postgres), sqlite_columns(sqlite)
+    finally:
+        _unregister_alias(sqlite.alias)
+    models = model_columns()
+
+    assert len(postgresql) == 34  # the comparison saw every column of the four tables
+    assert differences(postgresql=postgresql, sqlite=on_sqlite, models=models) == []

@@ -71,8 +71,10 @@ def test_allowed_hosts_come_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_the_readme_set_up_command_needs_no_environment(tmp_path: Path) -> None:
+    django_tables = run_manage(tmp_path, "migrate", "--no-color")
     result = run_manage(tmp_path, "sqlmigrate_up", "--no-color")
 
+    assert django_tables.code == 0, django_tables.output
     assert result.code == 0, result.output
     assert "002_seed_demo_data" in result.output
 

@@ -70,16 +70,16 @@ def test_manage_py_test_builds_the_test_database_and_keepdb_applies_only_pending
     assert "Applying SQL migration 001_initial_schema... OK" in first.output
     assert "Applying SQL migration 002_seed_demo_data... OK" in first.output
     before = applied_at(test_db)
-    assert list(before) == [1, 2]
+    assert list(before) == [1, 2, 3]
 
-    project_migrations.table(3, "risk_profiles")
+    project_migrations.table(4, "risk_profiles")
     second = manage(*args, database_url=target.url, migrations_dir=project_migrations.path, env=env)
 
     assert second.code == 0, second.output
-    assert "Applying SQL migration 003_create_risk_profiles... OK" in second.output
+    assert "Applying SQL migration 004_create_risk_profiles... OK" in second.output
     assert "001_initial_schema" not in second.output
     after = applied_at(test_db)
-    assert list(after) == [1, 2, 3]
+    assert list(after) == [1, 2, 3, 4]
     assert after[1] == before[1] and after[2] == before[2]
     # The real database was never touched.
     assert target.tables() == set()
@@ -101,16 +101,16 @@ def test_pytest_builds_the_test_database_and_reuse_db_applies_only_pending(
     assert first.code == 0, first.output
     assert "4 passed" in first.out
     before = applied_at(test_db)
-    assert list(before) == [1, 2]
+    assert list(before) == [1, 2, 3]
 
-    project_migrations.table(3, "risk_profiles")
+    project_migrations.table(4, "risk_profiles")
     second = run_python(
         *args, database_url=target.url, migrations_dir=project_migrations.path, env=env
     )
 
     assert second.code == 0, second.output
     after = applied_at(test_db)
-    assert list(after) == [1, 2, 3]
+    assert list(after) == [1, 2, 3, 4]
     assert after[1] == before[1] and after[2] == before[2]
     assert "risk_profiles" in test_db.user_tables()
     assert target.tables() == set()
@@ -129,4 +129,4 @@ def test_migrate_outside_tests_leaves_sql_migrations_alone(
     status = manage(
         "sqlmigrate_status", database_url=target.url, migrations_dir=project_migrations.path
     )
-    assert "0 applied, 2 pending" in status.out
+    assert "0 applied, 3 pending" in status.out

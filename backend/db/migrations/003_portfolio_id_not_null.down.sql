@@ -1,0 +1,1 @@
+-- Nothing to undo on PostgreSQL (see the up file).

@@ -1,0 +1,2 @@
+-- Nothing to do on PostgreSQL: a PRIMARY KEY column is NOT NULL there.
+-- SQLite needs 003_portfolio_id_not_null.sqlite.up.sql.

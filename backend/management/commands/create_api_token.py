@@ -1,0 +1,40 @@
+"""Make an API token for a user; its key is printed once and stored only as a hash."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from backend.tokens import create_token
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a token for USERNAME and print its key once. Scripts send it as "
+        "'Authorization: Bearer <key>'; it can write what the user may change. "
+        "Revoke it by deleting it in the admin (API tokens)."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("username", help="the user the token acts as (must exist)")
+        parser.add_argument(
+            "--name", default="", help="what the token is for, shown in the admin (optional)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        username, name = options["username"], options["name"]
+        if len(name) > 100:
+            raise CommandError("--name: at most 100 characters", returncode=2)
+        user = get_user_model()._default_manager.filter(username=username).first()
+        if user is None:
+            raise CommandError(
+                f"no user named {username!r}: create one with createsuperuser first",
+                returncode=2,
+            )
+        if not user.is_active:
+            raise CommandError(f"user {username!r} is inactive", returncode=2)
+        key = create_token(user, name)
+        self.stdout.write(key)
