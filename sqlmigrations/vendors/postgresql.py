@@ -66,6 +66,28 @@ class PostgreSQL(Vendor):
     def split_text(self, text: str) -> list[Statement]:
         return _split_postgresql(text)
 
+    def failing_sql(self, message: str) -> str:
+        literal = "'" + message.replace("'", "''") + "'"
+        return f"DO $$ BEGIN RAISE EXCEPTION {literal}; END $$;\n"
+
+    def rename_table(self, old: str, new: str) -> None:
+        """Its indexes (a primary key's too) keep their names otherwise, and creating
+        ``old`` again would collide with ``old``_pkey."""
+        quote = self.connection.ops.quote_name
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT i.relname FROM pg_catalog.pg_index x "
+                "JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid "
+                "WHERE x.indrelid = pg_catalog.to_regclass(%s)",
+                [quote(old)],
+            )
+            indexes = [row[0] for row in cursor.fetchall()]
+            cursor.execute(f"ALTER TABLE {quote(old)} RENAME TO {quote(new)}")
+            for index in indexes:
+                if index.startswith(old):
+                    renamed = new + index[len(old) :]
+                    cursor.execute(f"ALTER INDEX {quote(index)} RENAME TO {quote(renamed)}")
+
     def transaction_control(self, statement: Statement) -> str | None:
         word = re.match(r"[A-Za-z]*", statement.sql)
         first = word.group().upper() if word else ""
