@@ -102,7 +102,9 @@ def read(connection: BaseDatabaseWrapper, runner: str, app: str | None = None) -
         if runner == GOLANG_MIGRATE:
             cursor.execute(f"SELECT version, dirty FROM {quoted}")
             for version, dirty in cursor.fetchall():
+                # One row, the current version: it and every file below it are applied.
                 recorded.up_to = max(recorded.up_to or 0, int(version))
+                _add(recorded, version, None, 0)
                 if dirty:
                     recorded.problems.append(
                         f"golang-migrate marks version {version} dirty: it failed midway and "
