@@ -59,3 +59,14 @@ def test_flyway_and_django_tables_are_not_in_the_way(
     result = target.run("sqlmigrate_up")
     assert result.code == 0, result.output
     assert target.applied() == [1]
+
+
+def test_manage_py_migrate_names_the_runner_too(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    runner_tables.create(target, "dbmate")
+
+    result = target.run("migrate", "sqlmigrations")
+    assert result.code == 2, result.output
+    assert "looks like dbmate's history" in result.err
+    assert "sqlmigrate_adopt --database target" in result.err
