@@ -169,7 +169,13 @@ def _add(
     recorded: Recorded, version: object, when: object, execution_ms: int, name: object = None
 ) -> None:
     number = _version(recorded, version, name)
-    if number is not None:
+    if number is not None and number in recorded.applied:
+        # '0001' and '1' (dbmate keeps text): one version of this app's, twice.
+        recorded.problems.append(
+            f"{RUNNER_NAMES[recorded.runner]}'s history names version {number} twice "
+            f"(as {name or version!r} and another spelling)"
+        )
+    elif number is not None:
         recorded.applied[number] = (_aware(when), int(execution_ms))
 
 

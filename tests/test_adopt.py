@@ -194,3 +194,16 @@ def test_nothing_to_adopt_is_said_plainly(
     again = target.run("sqlmigrate_adopt")
     assert again.code == 0
     assert "Nothing to adopt" in again.out
+
+
+def test_one_version_spelled_twice_is_refused(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    runner_tables.create(target, "dbmate")
+    target.execute("INSERT INTO schema_migrations (version) VALUES ('1'), ('0001')")
+
+    result = target.run("sqlmigrate_adopt")
+    assert result.code == 2, result.output
+    assert "dbmate's history names version 1 twice" in result.err
+    assert "schema_migrations_dbmate" not in target.tables()
