@@ -46,20 +46,28 @@ def adopt(executor: Executor, source: str, *, app: str | None, dry_run: bool) ->
         new = [v for v in versions if v not in known]
         name = fh.RUNNER_NAMES[runner]
         verb = "Would record" if dry_run else "Recorded"
-        lines = [f"{verb} {files[v].label} as applied{_when(versions[v][0])}" for v in new]
-        lines += [f"Already recorded: {known[v].name}" for v in versions if v in known]
+        dry = " (dry run, nothing is changed)" if dry_run else ""
+        lines = [f"{name}'s history ({recorded.table}) on database '{executor.alias}'{dry}:"]
+        lines += [f"  {verb} {files[v].label} as applied{_when(versions[v][0])}" for v in new]
+        lines += [f"  Already recorded: {known[v].name}" for v in versions if v in known]
         renamed = f"{fh.TABLE}_{runner.replace('-', '_')}"
         if same_name:
             lines.append(
-                f"{'Would rename' if dry_run else 'Renamed'} {name}'s table {fh.TABLE} to "
+                f"  {'Would rename' if dry_run else 'Renamed'} {name}'s table {fh.TABLE} to "
                 f"{renamed} (kept, no longer used)"
             )
+        pending = sum(1 for v in files if v not in versions and v not in known)
+        if pending:
+            lines.append(
+                f"{pending} migration(s) {name} did not apply are pending: sqlmigrate_up "
+                "applies them."
+            )
         if not new and not same_name:
-            lines.insert(0, f"Nothing to adopt: every version {name} applied is recorded already.")
-        if dry_run or not (new or same_name):
-            return lines
+            return [f"Nothing to adopt: every version {name} applied is recorded already."]
         if same_name and renamed in connection.introspection.table_names():
             raise UsageError(f"{renamed} exists already; rename or drop it, then adopt again")
+        if dry_run:
+            return lines
         if not same_name:
             executor.recorder.ensure_table()
         DjangoRecorder(connection).ensure_schema()  # Django's own table, before ours
@@ -69,9 +77,6 @@ def adopt(executor: Executor, source: str, *, app: str | None, dry_run: bool) ->
                 _create_table(connection)
             for version in new:
                 _record(connection.alias, files[version], *versions[version])
-    pending = sum(1 for v in files if v not in versions and v not in known)
-    if pending:
-        lines.append(f"{pending} newer migration(s) are pending: sqlmigrate_up applies them.")
     return lines
 
 

@@ -63,7 +63,7 @@ def test_a_same_name_history_is_adopted_once(
     assert "Recorded 001_create_a as applied" in result.out
     assert "Recorded 002_create_b as applied" in result.out
     assert f"to {RENAMED[runner]} (kept, no longer used)" in result.out
-    assert "1 newer migration(s) are pending" in result.out
+    assert "did not apply are pending: sqlmigrate_up applies them." in result.out
     assert target.query(f"SELECT * FROM {RENAMED[runner]}") == before
     if runner == "node":  # applied_at is kept where the other table has it
         (applied_at,) = target.query("SELECT applied_at FROM schema_migrations WHERE version = 1")[
@@ -207,3 +207,16 @@ def test_one_version_spelled_twice_is_refused(
     assert result.code == 2, result.output
     assert "dbmate's history names version 1 twice" in result.err
     assert "schema_migrations_dbmate" not in target.tables()
+
+
+def test_a_taken_name_for_the_old_table_is_refused_before_anything_changes(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrated(target, migrations, "golang-migrate")
+    target.execute("CREATE TABLE schema_migrations_golang_migrate (x integer)")
+
+    for args in (("--dry-run",), ()):
+        result = target.run("sqlmigrate_adopt", *args)
+        assert result.code == 2, result.output
+        assert "schema_migrations_golang_migrate exists already" in result.err
+    assert target.query("SELECT version FROM schema_migrations") == [(2,)]
