@@ -47,7 +47,8 @@ def adopt(executor: Executor, source: str, *, app: str | None, dry_run: bool) ->
         name = fh.RUNNER_NAMES[runner]
         verb = "Would record" if dry_run else "Recorded"
         dry = " (dry run, nothing is changed)" if dry_run else ""
-        lines = [f"{name}'s history ({recorded.table}) on database '{executor.alias}'{dry}:"]
+        where = f"({recorded.table}) on database '{executor.alias}'"
+        lines = [f"Adopting {name}'s history {where}{dry}:"]
         lines += [f"  {verb} {files[v].label} as applied{_when(versions[v][0])}" for v in new]
         lines += [f"  Already recorded: {known[v].name}" for v in versions if v in known]
         renamed = f"{fh.TABLE}_{runner.replace('-', '_')}"

@@ -51,7 +51,7 @@ class Conversion:
                 f"{label}.down.sql",
                 f"-- {missing_down}\n" + vendor.failing_sql(missing_down),
                 up[0],
-                ["no down migration: this down file fails with that message until you write one"],
+                ["no down migration: this down file fails, saying so, until you write one"],
             )
         else:
             down_out = Output(f"{label}.down.sql", down[1], down[0])
