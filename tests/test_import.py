@@ -4,6 +4,7 @@ and re-applies with identical schemas on both databases."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tests.conftest import MigrationFiles, TargetDatabase
@@ -237,5 +238,47 @@ def test_a_dotted_flyway_version_stops_the_import(
     source = write(tmp_path / "flyway", {"V1.1__x.sql": "SELECT 1;\n", "V2__y.sql": "SELECT 1;\n"})
     result = target.run("sqlmigrate_import", str(source))
     assert result.code == 2, result.output
-    assert "V1.1__x.sql: version '1.1' is not a whole number" in result.err
+    assert "V1.1__x.sql: version '1.1' is not a whole number from 1 to" in result.err
     assert list(migrations.path.iterdir()) == []
+
+
+def test_unreadable_and_odd_files_are_named_without_a_traceback(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    source = write(
+        tmp_path / "golang", {"1_a.up.sql": "SELECT 1;\n", "1_a.down.sql": "SELECT 1;\n"}
+    )
+    (source / "2_b.up.sql").write_bytes(b"SELECT '\xff';\n")
+    (source / "2_b.down.sql").write_text("SELECT 1;\n")
+    os.mkfifo(source / "3_c.up.sql")
+    args = ("sqlmigrate_import", str(source), "--from-format", "golang-migrate")
+
+    result = target.run(*args)
+    assert result.code == 2, result.output
+    assert "2_b.up.sql: not UTF-8 (byte 8); save it as UTF-8" in result.err
+    assert "Traceback" not in result.output
+    assert list(migrations.path.iterdir()) == []
+
+    (source / "2_b.up.sql").write_text("SELECT 2;\n")
+    result = target.run(*args)
+    assert result.code == 0, result.output
+    assert "3_c.up.sql: not a regular file" in result.out
+
+
+def test_a_target_that_cannot_be_made_writes_nothing(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "node", {"1_a.up.sql": "SELECT 1;\n", "1_a.down.sql": "SELECT 1;\n"})
+    (tmp_path / "file").write_text("")
+
+    result = target.run(
+        "sqlmigrate_import",
+        str(source),
+        "--from-format",
+        "node",
+        "--to",
+        str(tmp_path / "file" / "x"),
+    )
+    assert result.code == 1, result.output
+    assert "cannot write" in result.err and "no file was written" in result.err
+    assert "Traceback" not in result.output

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlmigrations.errors import UsageError
 from sqlmigrations.importers import dbmate, flyway, pairs
-from sqlmigrations.importers.base import Conversion, sql_files
+from sqlmigrations.importers.base import Conversion, peek, sql_files
 from sqlmigrations.vendors.base import Vendor
 
 FORMATS = ("golang-migrate", "dbmate", "flyway", "node")
@@ -33,7 +33,7 @@ def detect(source: Path) -> str:
             seen.setdefault("golang-migrate or node", path.name)
         elif flyway.is_flyway(path.name):
             seen.setdefault("flyway", path.name)
-        elif path.suffix == ".sql" and dbmate.is_dbmate(path.read_text(encoding="utf-8")):
+        elif path.suffix == ".sql" and dbmate.is_dbmate(peek(path)):
             seen.setdefault("dbmate", path.name)
     if len(seen) == 1 and next(iter(seen)) in FORMATS:
         return next(iter(seen))

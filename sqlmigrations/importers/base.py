@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmigrations.files import VENDORS
+from sqlmigrations.files import MAX_VERSION, VENDORS
 from sqlmigrations.sql import SqlSyntaxError
 from sqlmigrations.vendors.base import Vendor
 
@@ -63,6 +63,29 @@ class Conversion:
                 added[direction] = output
         return added
 
+    def files(self, source: Path) -> list[Path]:
+        """The directory's regular files; anything else (a FIFO, a device, a directory)
+        is listed as skipped, never opened, so nothing can hang on it."""
+        found = []
+        for path in sorted(source.iterdir()):
+            if path.name.startswith("."):
+                continue
+            if path.is_file():
+                found.append(path)
+            else:
+                self.skipped.append((path.name, "not a regular file"))
+        return found
+
+    def read(self, path: Path) -> str | None:
+        """The file's text, or None with the reason among the problems."""
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.problems.append(f"{path.name}: not UTF-8 (byte {exc.start}); save it as UTF-8")
+        except OSError as exc:
+            self.problems.append(f"{path.name}: cannot be read ({exc.strerror or exc})")
+        return None
+
     def add(self, output: Output, vendor: Vendor) -> bool:
         try:
             output.text, change = own_transactions(output.text, vendor)
@@ -73,6 +96,22 @@ class Conversion:
             output.changes.append(change)
         self.outputs.append(output)
         return True
+
+
+def version_problem(name: str, digits: str) -> str | None:
+    """Why ``digits`` cannot be this app's version (a whole number, 1 to MAX_VERSION)."""
+    significant = digits.lstrip("0")
+    # Compared by length first: Python refuses int() of a very long string.
+    if (
+        re.fullmatch(r"[0-9]+", digits)
+        and 0 < len(significant) <= 19
+        and int(significant) <= MAX_VERSION
+    ):
+        return None
+    return (
+        f"{name}: version '{digits}' is not a whole number from 1 to {MAX_VERSION}, as this "
+        "app's versions are"
+    )
 
 
 def name_for(prefix: str, description: str) -> tuple[str, str | None]:
@@ -141,3 +180,11 @@ def _remove(text: str, sql: str, line: int) -> str:
 
 def sql_files(source: Path) -> list[Path]:
     return sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def peek(path: Path) -> str:
+    """The text for recognising a format; a file that cannot be read is reported later."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

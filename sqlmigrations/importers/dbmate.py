@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlmigrations.importers.base import NO_TRANSACTION, Conversion, sql_files
+from sqlmigrations.importers.base import NO_TRANSACTION, Conversion, version_problem
 from sqlmigrations.vendors.base import Vendor
 
 FILE = re.compile(r"(?P<version>[0-9]+)_?(?P<title>.*)\.sql")
@@ -19,9 +19,11 @@ def is_dbmate(text: str) -> bool:
 
 def convert(source: Path, vendor: Vendor) -> Conversion:
     conversion = Conversion()
-    for path in sql_files(source):
+    for path in conversion.files(source):
         match = FILE.fullmatch(path.name)
-        text = path.read_text(encoding="utf-8") if match else ""
+        text = conversion.read(path) if match else ""
+        if text is None:
+            continue
         sections = list(SECTION.finditer(text))
         if match is None or not sections:
             conversion.skipped.append((path.name, "not a dbmate migration (no '-- migrate:up')"))
@@ -37,6 +39,9 @@ def convert(source: Path, vendor: Vendor) -> Conversion:
                 body = NO_TRANSACTION + body
                 notes[direction].append("transaction:false: made a no-transaction file")
             parts[direction] = (path.name, body)
+        if problem := version_problem(path.name, match["version"]):
+            conversion.problems.append(problem)
+            continue
         if "up" not in parts:
             conversion.problems.append(f"{path.name}: no '-- migrate:up' section")
             continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlmigrations.importers.base import NO_TRANSACTION, Conversion, sql_files
+from sqlmigrations.importers.base import NO_TRANSACTION, Conversion, version_problem
 from sqlmigrations.vendors.base import Vendor
 
 FILE = re.compile(r"(?P<kind>[VUR])(?P<version>[^_]*)__(?P<title>.*)\.sql")
@@ -23,7 +23,7 @@ def convert(source: Path, vendor: Vendor) -> Conversion:
     ups: dict[int, tuple[str, str, str]] = {}  # version -> (title, name, text)
     undos: dict[int, tuple[str, str]] = {}
     outside: set[str] = set()  # files Flyway runs outside a transaction
-    for path in sql_files(source):
+    for path in conversion.files(source):
         if path.name.endswith(".sql.conf"):
             continue  # read with its script
         match = FILE.fullmatch(path.name)
@@ -35,16 +35,15 @@ def convert(source: Path, vendor: Vendor) -> Conversion:
                 (path.name, "a repeatable migration: it has no version, so it is not imported")
             )
             continue
-        if not match["version"].isdigit() or int(match["version"]) == 0:
-            conversion.problems.append(
-                f"{path.name}: version '{match['version']}' is not a whole number of 1 or "
-                "more; this app's versions are (rename it, and in flyway_schema_history too)"
-            )
+        if problem := version_problem(path.name, match["version"]):
+            conversion.problems.append(problem)
             continue
         version = int(match["version"])
-        text = path.read_text(encoding="utf-8")
+        text = conversion.read(path)
         conf = path.with_name(path.name + ".conf")
-        settings = conf.read_text(encoding="utf-8") if conf.is_file() else ""
+        settings = conversion.read(conf) if conf.is_file() else ""
+        if text is None or settings is None:
+            continue
         no_transaction = NO_TRANSACTION_SETTING.search(settings + _header(text))
         if no_transaction:
             text = NO_TRANSACTION + text

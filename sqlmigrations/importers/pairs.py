@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlmigrations.importers.base import Conversion, sql_files
+from sqlmigrations.importers.base import Conversion, version_problem
 from sqlmigrations.vendors.base import Vendor
 
 # golang-migrate's own pattern: {version}_{title}.{up|down}.{extension}
@@ -15,25 +15,27 @@ PAIR = re.compile(r"(?P<version>[0-9]+)_(?P<title>.*)\.(?P<direction>up|down)\.(
 def convert(source: Path, vendor: Vendor, runner: str) -> Conversion:
     conversion = Conversion()
     found: dict[int, dict[str, tuple[str, str, str]]] = {}  # version -> direction -> file
-    for path in sql_files(source):
+    for path in conversion.files(source):
         match = PAIR.fullmatch(path.name)
         if match is None or match["ext"] != "sql":
             conversion.skipped.append((path.name, f"not a {runner} migration file name"))
             continue
-        version = int(match["version"])
-        if version == 0:
-            conversion.problems.append(f"{path.name}: version 0; this app's versions start at 1")
+        if problem := version_problem(path.name, match["version"]):
+            conversion.problems.append(problem)
             continue
-        other = found.setdefault(version, {}).get(match["direction"])
+        version = int(match["version"])
+        other = found.get(version, {}).get(match["direction"])
         if other is not None:
             conversion.problems.append(
                 f"{path.name}: version {version} already has a {match['direction']} file "
                 f"({other[2]})"
             )
             continue
-        text = path.read_text(encoding="utf-8")
-        found[version][match["direction"]] = (match["title"], text, path.name)
-        found[version]["prefix"] = (match["version"], "", "")
+        text = conversion.read(path)
+        if text is None:
+            continue
+        found.setdefault(version, {})[match["direction"]] = (match["title"], text, path.name)
+        found[version].setdefault("prefix", (match["version"], "", ""))
     for version in sorted(found):
         files = found[version]
         if "up" not in files:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmigrations import conf, importers
 from sqlmigrations.database import get_connection
-from sqlmigrations.errors import InvalidMigrationFiles, UsageError
+from sqlmigrations.errors import InvalidMigrationFiles, SqlMigrationsError, UsageError
 from sqlmigrations.importers.base import Conversion
 from sqlmigrations.vendors import vendor_for
 
@@ -60,12 +60,11 @@ class Command(SqlMigrationsCommand):
         self._report(conversion, fmt, source, target, dry_run=options["dry_run"])
         if options["dry_run"]:
             return
-        target.mkdir(parents=True, exist_ok=True)
-        for output in conversion.outputs:
-            # "x": an existing file is never overwritten, even one made meanwhile.
-            with open(target / output.name, "x", encoding="utf-8") as handle:
-                handle.write(output.text)
+        _write(conversion, target)
         self.stdout.write(f"Wrote {len(conversion.outputs)} files to {target}.")
+
+    def interrupted_message(self, exc: KeyboardInterrupt) -> str:
+        return "interrupted; no file was written (any written by this run were removed)."
 
     def _report(
         self, conversion: Conversion, fmt: str, source: Path, target: Path, *, dry_run: bool
@@ -83,6 +82,27 @@ class Command(SqlMigrationsCommand):
             self.stdout.write("Not imported:")
             for name, why in conversion.skipped:
                 self.stdout.write(f"  {name}: {why}")
+
+
+def _write(conversion: Conversion, target: Path) -> None:
+    """All the files or none: on any failure (or Ctrl-C) those this run wrote go again."""
+    written: list[Path] = []
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for output in conversion.outputs:
+            path = target / output.name
+            # "x": an existing file is never overwritten, even one made meanwhile.
+            with open(path, "x", encoding="utf-8") as handle:
+                written.append(path)
+                handle.write(output.text)
+    except BaseException as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise SqlMigrationsError(
+                f"cannot write {exc.filename or target}: {exc.strerror or exc}; no file was written"
+            ) from exc
+        raise
 
 
 def _configured_dir(alias: str) -> Path:
