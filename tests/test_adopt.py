@@ -220,3 +220,20 @@ def test_a_taken_name_for_the_old_table_is_refused_before_anything_changes(
         assert result.code == 2, result.output
         assert "schema_migrations_golang_migrate exists already" in result.err
     assert target.query("SELECT version FROM schema_migrations") == [(2,)]
+
+
+def test_a_flyway_baseline_counts_every_file_up_to_it(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    for version, table in ((1, "a"), (2, "b"), (3, "c")):
+        migrations.table(version, table)
+    runner_tables.create(target, "flyway")
+    true = "true" if target.vendor == "postgresql" else "1"
+    target.execute(
+        "INSERT INTO flyway_schema_history VALUES (1, '2', '<< Flyway Baseline >>', 'BASELINE', "
+        f"'<< Flyway Baseline >>', NULL, 'me', '2024-01-01 10:00:00', 0, {true})"
+    )
+
+    result = target.run("sqlmigrate_adopt", "--from", "flyway")
+    assert result.code == 0, result.output
+    assert target.applied() == [1, 2]
