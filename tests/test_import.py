@@ -282,3 +282,35 @@ def test_a_target_that_cannot_be_made_writes_nothing(
     assert result.code == 1, result.output
     assert "cannot write" in result.err and "no file was written" in result.err
     assert "Traceback" not in result.output
+
+
+def test_a_transaction_false_file_keeps_its_own_transaction(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    body = "BEGIN;\nCREATE TABLE a (id integer);\nCOMMIT;\n"
+    source = write(
+        tmp_path / "db",
+        {"1_a.sql": f"-- migrate:up transaction:false\n{body}-- migrate:down\nDROP TABLE a;\n"},
+    )
+
+    result = target.run("sqlmigrate_import", str(source))
+    assert result.code == 0, result.output
+    assert (migrations.path / "1_a.up.sql").read_text() == (
+        "-- sqlmigrate: no-transaction\n" + body
+    )
+    assert target.run("sqlmigrate_up").code == 0
+    assert target.user_tables() == {"a"}
+
+
+def test_a_missing_down_message_with_quotes_and_dollars_still_fails_with_it(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    name = "V1__it's_$$_$sqlmigrate$.sql"
+    source = write(tmp_path / "flyway", {name: "CREATE TABLE a (id integer);\n"})
+
+    assert target.run("sqlmigrate_import", str(source)).code == 0
+    assert target.run("sqlmigrate_up").code == 0
+    down = target.run("sqlmigrate_down", "--noinput")
+    assert down.code == 1, down.output
+    assert f"{name} had no Flyway undo file" in down.err
+    assert target.user_tables() == {"a"}

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlmigrations.directives import parse_directives
 from sqlmigrations.files import MAX_VERSION, VENDORS
 from sqlmigrations.sql import SqlSyntaxError
 from sqlmigrations.vendors.base import Vendor
@@ -133,6 +134,8 @@ def own_transactions(text: str, vendor: Vendor) -> tuple[str, str | None]:
     transaction, its BEGIN and COMMIT are removed (the runner's own transaction takes
     their place); otherwise it becomes a no-transaction file. The vendor's splitter and
     transaction_control find them, so a BEGIN in a function body or a string is none."""
+    if parse_directives(text).no_transaction:
+        return text, None  # its transactions are its own already (transaction:false)
     statements = vendor.split(text)
     controls = [
         (i, word) for i, s in enumerate(statements) if (word := vendor.transaction_control(s))

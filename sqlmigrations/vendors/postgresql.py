@@ -68,7 +68,10 @@ class PostgreSQL(Vendor):
 
     def failing_sql(self, message: str) -> str:
         literal = "'" + message.replace("'", "''") + "'"
-        return f"DO $$ BEGIN RAISE EXCEPTION {literal}; END $$;\n"
+        tag = "$sqlmigrate$"
+        while tag in message:  # a dollar quote the message cannot end
+            tag = tag[:-1] + "_$"
+        return f"DO {tag} BEGIN RAISE EXCEPTION {literal}; END {tag};\n"
 
     def rename_table(self, old: str, new: str) -> None:
         """Its indexes (a primary key's too) keep their names otherwise, and creating
