@@ -9,6 +9,7 @@ are not in the way and are only read. Running it again changes nothing.
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder as DjangoRecorder
 from django.utils import timezone
 
@@ -120,14 +121,14 @@ def _versions(recorded: fh.Recorded, files: dict[int, Migration]) -> dict[int, t
     return dict(sorted(versions.items()))
 
 
-def _create_table(connection: object) -> None:
+def _create_table(connection: BaseDatabaseWrapper) -> None:
     """This app's table, in the adopting transaction: SQLite's schema editor cannot run
     inside one, so its CREATE TABLE is run directly, and the app's migration recorded."""
-    editor = connection.schema_editor()  # type: ignore[attr-defined]
+    editor = connection.schema_editor()
     sql, params = editor.table_sql(SchemaMigration)
-    with connection.cursor() as cursor:  # type: ignore[attr-defined]
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
-    recorder = DjangoRecorder(connection)  # type: ignore[arg-type]
+    recorder = DjangoRecorder(connection)
     if ("sqlmigrations", "0001_initial") not in recorder.applied_migrations():
         recorder.record_applied("sqlmigrations", "0001_initial")
 

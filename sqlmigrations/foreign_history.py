@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -103,8 +104,10 @@ def read(connection: BaseDatabaseWrapper, runner: str, app: str | None = None) -
             cursor.execute(f"SELECT version, dirty FROM {quoted}")
             for version, dirty in cursor.fetchall():
                 # One row, the current version: it and every file below it are applied.
-                recorded.up_to = max(recorded.up_to or 0, int(version))
-                _add(recorded, version, None, 0)
+                number = _version(recorded, version)
+                if number is not None:
+                    recorded.up_to = max(recorded.up_to or 0, number)
+                    recorded.applied[number] = (None, 0)
                 if dirty:
                     recorded.problems.append(
                         f"golang-migrate marks version {version} dirty: it failed midway and "
@@ -127,18 +130,20 @@ def read(connection: BaseDatabaseWrapper, runner: str, app: str | None = None) -
                 [app],
             )
             for name, applied in cursor.fetchall():
-                _add(recorded, re.match(r"[0-9]*", name).group(), applied, 0, name)  # type: ignore[union-attr]
+                # A Django migration 0002_x is version 2, like a SQL file 0002_x.
+                digits = re.match(r"[0-9]*", name)
+                _add(recorded, digits.group() if digits else "", applied, 0, name)
     return recorded
 
 
-def _read_flyway(cursor: object, quoted: str, recorded: Recorded) -> None:
+def _read_flyway(cursor: CursorWrapper, quoted: str, recorded: Recorded) -> None:
     """Rows in installed_rank order: a successful SQL row applies its version, an
     UNDO_SQL row takes it back, a failed row is Flyway's dirty state."""
-    cursor.execute(  # type: ignore[attr-defined]
+    cursor.execute(
         "SELECT version, type, success, installed_on, execution_time, script "
         f"FROM {quoted} ORDER BY installed_rank"
     )
-    for version, kind, success, installed_on, execution_time, script in cursor.fetchall():  # type: ignore[attr-defined]
+    for version, kind, success, installed_on, execution_time, script in cursor.fetchall():
         if version is None:  # the schema-creation marker, repeatable migrations
             continue
         if not success:
