@@ -314,3 +314,30 @@ def test_a_missing_down_message_with_quotes_and_dollars_still_fails_with_it(
     assert down.code == 1, down.output
     assert f"{name} had no Flyway undo file" in down.err
     assert target.user_tables() == {"a"}
+
+
+def test_a_statement_that_cannot_run_in_a_transaction_makes_a_no_transaction_file(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    # golang-migrate and Flyway run such a file outside a transaction.
+    statement = (
+        "CREATE INDEX CONCURRENTLY a_id ON a (id);" if target.vendor == "postgresql" else "VACUUM;"
+    )
+    source = write(
+        tmp_path / "golang",
+        {
+            "1_a.up.sql": "CREATE TABLE a (id integer);\n",
+            "1_a.down.sql": "DROP TABLE a;\n",
+            "2_index.up.sql": f"-- big table\n{statement}\n",
+            "2_index.down.sql": "SELECT 1;\n",
+        },
+    )
+
+    result = target.run("sqlmigrate_import", str(source), "--from-format", "golang-migrate")
+    assert result.code == 0, result.output
+    assert "cannot run in a transaction (the other runner ran it outside one)" in result.out
+    assert (migrations.path / "2_index.up.sql").read_text() == (
+        f"-- sqlmigrate: no-transaction\n-- big table\n{statement}\n"
+    )
+    up = target.run("sqlmigrate_up")
+    assert up.code == 0, up.output

@@ -141,6 +141,16 @@ def own_transactions(text: str, vendor: Vendor) -> tuple[str, str | None]:
         (i, word) for i, s in enumerate(statements) if (word := vendor.transaction_control(s))
     ]
     if not controls:
+        outside = [
+            f"{what} at line {s.line}"
+            for s in statements
+            if (what := vendor.outside_transaction_only(s))
+        ]
+        if outside:
+            return NO_TRANSACTION + text, (
+                f"made a no-transaction file: {', '.join(outside)} cannot run in a "
+                "transaction (the other runner ran it outside one)"
+            )
         return text, None
     last = len(statements) - 1
     if (

@@ -123,6 +123,11 @@ class Vendor(ABC):
     def transaction_control(self, statement: Statement) -> str | None:
         """The statement's command if it would begin or end a transaction itself."""
 
+    def outside_transaction_only(self, statement: Statement) -> str | None:
+        """What the statement is (``CREATE INDEX CONCURRENTLY``) when this database
+        refuses to run it inside a transaction block; None for any other."""
+        return None
+
     @abstractmethod
     def failing_sql(self, message: str) -> str:
         """Statements that fail with ``message`` when run: a down file that must not

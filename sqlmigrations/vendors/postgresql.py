@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 
 # First words of statements that may begin or end a transaction; the parser then
 # tells them from SAVEPOINT-style ones and from PREPARE of a query.
+# Statements PostgreSQL refuses inside a transaction block start with one of these.
+_OUTSIDE_WORDS = {"CREATE", "DROP", "VACUUM", "REINDEX", "ALTER"}
 _TRANSACTION_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE"}
 
 
@@ -65,6 +67,32 @@ class PostgreSQL(Vendor):
 
     def split_text(self, text: str) -> list[Statement]:
         return _split_postgresql(text)
+
+    def outside_transaction_only(self, statement: Statement) -> str | None:
+        word = re.match(r"[A-Za-z]*", statement.sql)
+        if (word.group().upper() if word else "") not in _OUTSIDE_WORDS:
+            return None
+        from pglast import ast
+        from pglast import parser as pg_parser
+
+        node = pg_parser.parse_sql(statement.sql)[0].stmt
+        words = statement.sql.split()
+        concurrently = isinstance(node, ast.IndexStmt | ast.DropStmt) and node.concurrent
+        if isinstance(node, ast.ReindexStmt):
+            concurrently = any(p.defname == "concurrently" for p in node.params or ())
+        if concurrently:
+            upper = [w.upper() for w in words]
+            return " ".join(words[: upper.index("CONCURRENTLY") + 1])
+        if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
+            return "VACUUM"
+        outside = (
+            ast.CreatedbStmt,
+            ast.DropdbStmt,
+            ast.AlterSystemStmt,
+            ast.CreateTableSpaceStmt,
+            ast.DropTableSpaceStmt,
+        )
+        return " ".join(words[:2]) if isinstance(node, outside) else None
 
     def failing_sql(self, message: str) -> str:
         literal = "'" + message.replace("'", "''") + "'"

@@ -76,6 +76,9 @@ class SQLite(Vendor):
     def split_text(self, text: str) -> list[Statement]:
         return _split_sqlite(text)
 
+    def outside_transaction_only(self, statement: Statement) -> str | None:
+        return "VACUUM" if re.match(r"(?i)VACUUM\b", statement.sql) else None
+
     def failing_sql(self, message: str) -> str:
         # RAISE() exists only in a trigger; the temporary table and trigger go with
         # the migration's rolled-back transaction.
