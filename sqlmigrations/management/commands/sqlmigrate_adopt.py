@@ -48,5 +48,5 @@ class Command(SqlMigrationsCommand):
             options["database"], progress=self.report, lock_timeout=options["lock_timeout"]
         )
         lines = adopt(executor, options["source"], app=options["app"], dry_run=options["dry_run"])
-        for line in lines:
+        for line in lines if self.verbosity >= 1 else ():
             self.stdout.write(line)

@@ -50,18 +50,20 @@ class Command(SqlMigrationsCommand):
         if not source.is_dir():
             raise UsageError(f"{source} is not a directory")
         alias = options["database"]
+        vendor = vendor_for(get_connection(alias))  # its SQL dialect; nothing connects
         target = options["to"] or _configured_dir(alias)
         fmt = options["from_format"] or importers.detect(source)
-        vendor = vendor_for(get_connection(alias))  # its SQL dialect; nothing connects
         conversion = importers.convert(source, fmt, vendor)
         if conversion.problems:
             raise InvalidMigrationFiles(conversion.problems)
         _refuse_collisions(conversion, target)
-        self._report(conversion, fmt, source, target, dry_run=options["dry_run"])
+        if self.verbosity >= 1:
+            self._report(conversion, fmt, source, target, dry_run=options["dry_run"])
         if options["dry_run"]:
             return
         _write(conversion, target)
-        self.stdout.write(f"Wrote {len(conversion.outputs)} files to {target}.")
+        if self.verbosity >= 1:
+            self.stdout.write(f"Wrote {len(conversion.outputs)} files to {target}.")
 
     def interrupted_message(self, exc: KeyboardInterrupt) -> str:
         return "interrupted; no file was written (any written by this run were removed)."
