@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from sqlmigrations.database import is_in_memory
 from sqlmigrations.files import Migration
+from sqlmigrations.foreign_history import refuse_foreign
 from sqlmigrations.models import SchemaMigration
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class MigrationRecorder:
         self.is_busy = is_busy
         self.alias = connection.alias
         self.schema: str | None = None  # PostgreSQL: the table's schema, once located
+        self._own_table = False  # the table found is known to be this app's
 
     @property
     def objects(self) -> QuerySet[SchemaMigration]:
@@ -56,7 +58,13 @@ class MigrationRecorder:
         if not self.database_exists():
             return False
         with self.connection.cursor() as cursor:
-            return TABLE in self.connection.introspection.table_names(cursor)
+            found = TABLE in self.connection.introspection.table_names(cursor)
+        if found and not self._own_table:
+            # Every command reads the history through here first: another runner's
+            # table of the same name stops it with how to adopt it, not a failed query.
+            refuse_foreign(self.connection)
+            self._own_table = True
+        return found
 
     def ensure_table(self) -> None:
         """Create schema_migrations by applying the app's own Django migration.

@@ -2,6 +2,18 @@ from django.db import migrations, models
 
 
 def create_table(apps, schema_editor):  # type: ignore[no-untyped-def]
+    from django.core.management.base import CommandError
+
+    from sqlmigrations.foreign_history import TABLE, ForeignHistory, refuse_foreign
+
+    connection = schema_editor.connection
+    if TABLE in connection.introspection.table_names():
+        # Another runner's table of this name: manage.py migrate says whose and how to
+        # adopt it (one line, exit 2), as the sqlmigrate commands do.
+        try:
+            refuse_foreign(connection)
+        except ForeignHistory as exc:
+            raise CommandError(str(exc), returncode=2) from None
     schema_editor.create_model(apps.get_model("sqlmigrations", "SchemaMigration"))
 
 

@@ -133,6 +133,21 @@ class Vendor(ABC):
     def transaction_control(self, statement: Statement) -> str | None:
         """The statement's command if it would begin or end a transaction itself."""
 
+    def outside_transaction_only(self, statement: Statement) -> str | None:
+        """What the statement is (``CREATE INDEX CONCURRENTLY``) when this database
+        refuses to run it inside a transaction block; None for any other."""
+        return None
+
+    @abstractmethod
+    def failing_sql(self, message: str) -> str:
+        """Statements that fail with ``message`` when run: a down file that must not
+        succeed silently (an imported migration with no way back)."""
+
+    @abstractmethod
+    def rename_table(self, old: str, new: str) -> None:
+        """Rename a table in the current transaction, with whatever this vendor names
+        after it (PostgreSQL's indexes), so ``old`` can be created anew."""
+
     def statement_problem(self, statement: Statement, transactional: bool) -> str | None:
         """Why the runner refuses this statement in a file, before anything runs."""
         if transactional and (command := self.transaction_control(statement)):

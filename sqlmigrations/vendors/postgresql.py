@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 
 # First words of statements that may begin or end a transaction; the parser then
 # tells them from SAVEPOINT-style ones and from PREPARE of a query.
+# Statements PostgreSQL refuses inside a transaction block start with one of these.
+_OUTSIDE_WORDS = {"CREATE", "DROP", "VACUUM", "REINDEX", "ALTER"}
 _TRANSACTION_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE"}
 
 
@@ -68,6 +70,57 @@ class PostgreSQL(Vendor):
 
     def split_text(self, text: str) -> list[Statement]:
         return _split_postgresql(text)
+
+    def outside_transaction_only(self, statement: Statement) -> str | None:
+        word = re.match(r"[A-Za-z]*", statement.sql)
+        if (word.group().upper() if word else "") not in _OUTSIDE_WORDS:
+            return None
+        from pglast import ast
+        from pglast import parser as pg_parser
+
+        node = pg_parser.parse_sql(statement.sql)[0].stmt
+        words = statement.sql.split()
+        concurrently = isinstance(node, ast.IndexStmt | ast.DropStmt) and node.concurrent
+        if isinstance(node, ast.ReindexStmt):
+            concurrently = any(p.defname == "concurrently" for p in node.params or ())
+        if concurrently:
+            upper = [w.upper() for w in words]
+            return " ".join(words[: upper.index("CONCURRENTLY") + 1])
+        if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
+            return "VACUUM"
+        outside = (
+            ast.CreatedbStmt,
+            ast.DropdbStmt,
+            ast.AlterSystemStmt,
+            ast.CreateTableSpaceStmt,
+            ast.DropTableSpaceStmt,
+        )
+        return " ".join(words[:2]) if isinstance(node, outside) else None
+
+    def failing_sql(self, message: str) -> str:
+        literal = "'" + message.replace("'", "''") + "'"
+        tag = "$sqlmigrate$"
+        while tag in message:  # a dollar quote the message cannot end
+            tag = tag[:-1] + "_$"
+        return f"DO {tag} BEGIN RAISE EXCEPTION {literal}; END {tag};\n"
+
+    def rename_table(self, old: str, new: str) -> None:
+        """Its indexes (a primary key's too) keep their names otherwise, and creating
+        ``old`` again would collide with ``old``_pkey."""
+        quote = self.connection.ops.quote_name
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT i.relname FROM pg_catalog.pg_index x "
+                "JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid "
+                "WHERE x.indrelid = pg_catalog.to_regclass(%s)",
+                [quote(old)],
+            )
+            indexes = [row[0] for row in cursor.fetchall()]
+            cursor.execute(f"ALTER TABLE {quote(old)} RENAME TO {quote(new)}")
+            for index in indexes:
+                if index.startswith(old):
+                    renamed = new + index[len(old) :]
+                    cursor.execute(f"ALTER INDEX {quote(index)} RENAME TO {quote(renamed)}")
 
     def transaction_control(self, statement: Statement) -> str | None:
         word = re.match(r"[A-Za-z]*", statement.sql)

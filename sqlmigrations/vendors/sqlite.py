@@ -82,6 +82,25 @@ class SQLite(Vendor):
     def split_text(self, text: str) -> list[Statement]:
         return _split_sqlite(text)
 
+    def outside_transaction_only(self, statement: Statement) -> str | None:
+        return "VACUUM" if re.match(r"(?i)VACUUM\b", statement.sql) else None
+
+    def failing_sql(self, message: str) -> str:
+        # RAISE() exists only in a trigger; the temporary table and trigger go with
+        # the migration's rolled-back transaction.
+        literal = "'" + message.replace("'", "''") + "'"
+        return (
+            "CREATE TEMP TABLE sqlmigrate_refused (x);\n"
+            "CREATE TEMP TRIGGER sqlmigrate_refused BEFORE INSERT ON sqlmigrate_refused\n"
+            f"BEGIN SELECT RAISE(ABORT, {literal}); END;\n"
+            "INSERT INTO sqlmigrate_refused VALUES (1);\n"
+        )
+
+    def rename_table(self, old: str, new: str) -> None:
+        quote = self.connection.ops.quote_name
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {quote(old)} RENAME TO {quote(new)}")
+
     def transaction_control(self, statement: Statement) -> str | None:
         match = _TRANSACTION.match(statement.sql)
         return match.group(1).upper() if match else None
