@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import Error as DjangoDatabaseError
 from django.db import connections
 
+import sqlmigrations
 from sqlmigrations import conf
 from sqlmigrations.database import describe
 from sqlmigrations.errors import SqlMigrationsError, mask_secrets, one_line
@@ -136,9 +137,16 @@ class SqlMigrationsCommand(BaseCommand):
         self.done_verb = "applied"
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # No abbreviations: argparse would take --backup for --backup-dir, and an option
+        # added later would silently change what an abbreviation already in a script means.
+        kwargs.setdefault("allow_abbrev", False)
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = OneLineErrorParser
         return parser
+
+    def get_version(self) -> str:
+        """--version prints the app's version, not Django's."""
+        return sqlmigrations.__version__
 
     def run_from_argv(self, argv: list[str]) -> None:
         self.ctrl_c.install()
