@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,40 @@ def test_no_command_takes_an_abbreviated_option(
     assert result.code == 2, result.output
     assert f"unrecognized arguments: {abbreviation}" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+@pytest.mark.django_db
+def test_admin_shows_the_history_read_only(admin_client: Any) -> None:
+    from django.utils import timezone
+
+    from sqlmigrations.models import SchemaMigration
+
+    SchemaMigration.objects.create(
+        version=9001,
+        name="9001_half_done",
+        checksum="0" * 64,
+        applied_at=timezone.now(),
+        execution_ms=1234,
+        dirty=True,
+    )
+    base = "/admin/sqlmigrations/schemamigration/"
+
+    listing = admin_client.get(base)
+
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    for column in ("Version", "Name", "Applied at", "Duration", "State"):
+        assert column in page
+    assert "001_initial_schema" in page
+    assert "9001_half_done" in page and "1234 ms" in page
+    assert "failed, may be partly applied" in page
+    assert f'href="{base}add/"' not in page
+    assert admin_client.get(f"{base}add/").status_code == 403
+    detail = admin_client.get(f"{base}9001/change/")
+    assert detail.status_code == 200
+    assert 'name="_save"' not in detail.content.decode()
+    assert admin_client.post(f"{base}9001/change/", {"name": "x"}).status_code == 403
+    assert admin_client.post(f"{base}9001/delete/", {"post": "yes"}).status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": ["9001"], "post": "yes"}
+    admin_client.post(base, bulk)
+    assert SchemaMigration.objects.get(version=9001).name == "9001_half_done"
