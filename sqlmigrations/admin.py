@@ -21,8 +21,8 @@ class SchemaMigrationAdmin(ModelAdmin):
     list_display_links = ["version", "name"]
     list_filter = ["dirty"]
     search_fields = ["name"]
-    fields = ["version", "name", "checksum", "applied_at", "duration", "state"]
-    readonly_fields = fields
+    fields = ("version", "name", "checksum", "applied_at", "duration", "state")
+    readonly_fields = ("version", "name", "checksum", "applied_at", "duration", "state")
     date_hierarchy = "applied_at"
 
     @admin.display(description="duration", ordering="execution_ms")
