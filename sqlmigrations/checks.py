@@ -31,8 +31,19 @@ def check_migration_files(app_configs: Any = None, **kwargs: Any) -> list[Error]
         if key in seen:
             continue
         seen.add(key)
+        missing = [d for d in dirs if not d.is_dir()]
+        errors.extend(
+            Error(
+                f"migrations directory {d} does not exist (named by {conf.dirs_setting(alias)})",
+                hint=f"database '{alias}': create it (python manage.py sqlmigrate_new "
+                f'"first migration"{_database_option(alias)} creates it with its first '
+                f"pair of files), or correct {conf.dirs_setting(alias)} in your settings.",
+                id="sqlmigrations.E003",
+            )
+            for d in missing
+        )
         try:
-            migrations = load_migrations(dirs, vendor)
+            migrations = load_migrations([d for d in dirs if d not in missing], vendor)
         except InvalidMigrationFiles as exc:
             errors.extend(
                 Error(problem, hint=f"database '{alias}'", id="sqlmigrations.E001")
@@ -51,3 +62,7 @@ def check_migration_files(app_configs: Any = None, **kwargs: Any) -> list[Error]
             for line, problem in sql_file.directives.problems
         )
     return errors
+
+
+def _database_option(alias: str) -> str:
+    return "" if alias == "default" else f" --database {alias}"

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
 import sqlmigrations
 from tests.conftest import REPO, MigrationFiles, TargetDatabase, run_python
@@ -112,3 +114,29 @@ def test_admin_shows_the_history_read_only(admin_client: Any) -> None:
     bulk = {"action": "delete_selected", "_selected_action": ["9001"], "post": "yes"}
     admin_client.post(base, bulk)
     assert SchemaMigration.objects.get(version=9001).name == "9001_half_done"
+
+
+@pytest.mark.parametrize(
+    "per_alias, setting",
+    [
+        (False, "SQLMIGRATIONS_DIRS"),
+        (True, "SQLMIGRATIONS_DATABASE_DIRS['default']"),
+    ],
+)
+def test_check_names_the_setting_of_a_missing_directory_and_the_fix(
+    tmp_path: Path, settings: Any, per_alias: bool, setting: str
+) -> None:
+    missing = tmp_path / "db" / "migrations"
+    if per_alias:
+        settings.SQLMIGRATIONS_DATABASE_DIRS = {"default": [missing]}
+    else:
+        settings.SQLMIGRATIONS_DIRS = [missing]
+        settings.SQLMIGRATIONS_DATABASE_DIRS = {}
+
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check")
+
+    message = str(raised.value)
+    assert f"migrations directory {missing} does not exist (named by {setting})" in message
+    assert 'python manage.py sqlmigrate_new "first migration"' in message
+    assert f"or correct {setting} in your settings" in message
