@@ -1,11 +1,12 @@
-"""``manage.py check`` reports invalid migration files without touching a database."""
+"""``manage.py check`` reports invalid migration files without touching a database;
+with ``--database ALIAS`` (and in ``migrate``), also what that database's history says."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import connections
 
 from sqlmigrations import conf
@@ -66,3 +67,47 @@ def check_migration_files(app_configs: Any = None, **kwargs: Any) -> list[Error]
 
 def _database_option(alias: str) -> str:
     return "" if alias == "default" else f" --database {alias}"
+
+
+@register(Tags.database)
+def check_history(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[Error | Warning]:
+    """Pending SQL migrations are a warning (migrate runs these checks, and must not
+    refuse to run because of them); drifted and failed ones are errors, as every later
+    sqlmigrate_up would stop on them."""
+    from sqlmigrations.pending import outlook
+
+    messages: list[Error | Warning] = []
+    for alias in databases or ():
+        found = outlook(alias)
+        if found is None:
+            continue
+        option = _database_option(alias)
+        if found.error:
+            messages.append(
+                Warning(
+                    f"cannot read the SQL migration history of database '{alias}': {found.error}",
+                    id="sqlmigrations.W002",
+                )
+            )
+            continue
+        if found.pending:
+            messages.append(
+                Warning(
+                    f"{len(found.pending)} SQL migration(s) pending on database '{alias}': "
+                    f"{found.pending_text}",
+                    hint=f"apply them with python manage.py sqlmigrate_up{option}",
+                    id="sqlmigrations.W001",
+                )
+            )
+        messages.extend(
+            Error(
+                f"database '{alias}': {problem}",
+                hint=f"see python manage.py sqlmigrate_status{option} and the README's "
+                "'Recovering from each failure state'",
+                id="sqlmigrations.E004",
+            )
+            for problem in found.problems
+        )
+    return messages

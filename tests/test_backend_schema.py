@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, TargetDatabase
+from tests.conftest import BACKEND_MIGRATIONS, TargetDatabase
 
-BACKEND_MIGRATIONS = REPO / "backend" / "db" / "migrations"
 TABLES = ["portfolios", "rebalance_events", "analytics_snapshots", "notification_preferences"]
 # Columns set by the seed itself; defaults such as created_at = now() differ per run.
 SEEDED_COLUMNS = {
@@ -26,8 +26,8 @@ SEEDED_COLUMNS = {
 
 
 @pytest.fixture
-def backend(target: TargetDatabase, settings: Any) -> TargetDatabase:
-    settings.SQLMIGRATIONS_DIRS = [BACKEND_MIGRATIONS]
+def backend(target: TargetDatabase, settings: Any, backend_migrations: Path) -> TargetDatabase:
+    settings.SQLMIGRATIONS_DIRS = [backend_migrations]
     settings.SQLMIGRATIONS_DATABASE_DIRS = {}
     return target
 

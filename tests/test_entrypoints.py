@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +16,10 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 import sqlmigrations
-from tests.conftest import REPO, MigrationFiles, TargetDatabase, run_python
+from tests.conftest import REPO, MigrationFiles, TargetDatabase, copy_project, run_python
+
+# A subprocess on the project's own settings must not find a database of this checkout's.
+NO_DATABASE = {"DB_PATH": "/nonexistent/never-created.sqlite3"}
 
 
 def test_version_option_prints_the_apps_version(migrations: MigrationFiles) -> None:
@@ -140,3 +149,175 @@ def test_check_names_the_setting_of_a_missing_directory_and_the_fix(
     assert f"migrations directory {missing} does not exist (named by {setting})" in message
     assert 'python manage.py sqlmigrate_new "first migration"' in message
     assert f"or correct {setting} in your settings" in message
+
+
+def test_a_migration_added_to_the_backend_does_not_break_the_tests(tmp_path: Path) -> None:
+    """The README's `sqlmigrate_new`, then the tests that read the backend's files: one
+    of each kind (the pytest-django test database, a copy of the project, a copy of the
+    files, a direct read) passes in a checkout with an extra migration."""
+    checkout = copy_project(tmp_path / "checkout")
+    for name in ("sqlmigrations", "tests"):
+        shutil.copytree(REPO / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", checkout)
+    created = run_python(
+        "manage.py", "sqlmigrate_new", "added by a developer", cwd=checkout, env=NO_DATABASE
+    )
+    assert created.code == 0, created.output
+    assert (checkout / "backend/db/migrations/003_added_by_a_developer.up.sql").exists()
+
+    result = run_python(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "not postgresql",
+        "tests/test_api.py::test_health_is_503_listing_pending_versions",
+        "tests/test_api.py::test_the_models_read_the_sql_tables",
+        "tests/test_backend_schema.py::test_rolling_back_the_schema_drops_every_table",
+        "tests/test_exit_paths.py::test_every_command_refuses_a_bad_database_url_with_one_line",
+        "tests/test_test_runner.py::test_migrate_outside_tests_leaves_sql_migrations_alone",
+        cwd=checkout,
+        env={**NO_DATABASE, "SQLMIGRATIONS_REQUIRE_POSTGRES": "0"},
+        timeout=300,
+    )
+
+    assert result.code == 0, result.output[-3000:]
+    assert " passed" in result.out and "failed" not in result.out
+
+
+# ---------------------------------------------------------------------------
+# runserver, check --database, migrate --check
+
+
+def test_runserver_warns_about_pending_sql_migrations(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.table(2, "b")
+    assert target.run("sqlmigrate_up", "--target", "1").code == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "DJANGO_DEBUG": "1",
+            "PYTHONUNBUFFERED": "1",
+            "DJANGO_SETTINGS_MODULE": "tests.subprocess_settings",
+            "SQLMIGRATIONS_TEST_DIRS": str(migrations.path),
+            "DATABASE_URL": target.url,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            lines.append(line)
+            if "Quit the server" in line or len(lines) > 50:
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    output = "".join(lines)
+    assert "Quit the server" in output, output
+    assert "You have 1 unapplied SQL migration(s): 002_create_b." in output
+    assert "Run 'python manage.py sqlmigrate_up' to apply them." in output
+    assert target.applied() == [1]
+
+
+def test_check_database_reports_pending_sql_migrations_as_a_warning(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.table(2, "b")
+    assert target.run("sqlmigrate_up", "--target", "1").code == 0
+
+    result = target.run("check")
+
+    assert result.code == 0, result.output
+    assert (
+        "(sqlmigrations.W001) 1 SQL migration(s) pending on database 'target': 002_create_b"
+        in result.err
+    )
+    assert "HINT: apply them with python manage.py sqlmigrate_up --database target" in result.err
+    assert target.applied() == [1]
+
+
+def test_check_database_is_quiet_when_the_history_matches(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    assert target.run("sqlmigrate_up").code == 0
+
+    result = target.run("check")
+
+    assert result.code == 0, result.output
+    assert "sqlmigrations" not in result.output
+    assert "System check identified no issues" in result.out
+
+
+def test_check_database_fails_on_a_drifted_or_failed_migration(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.table(2, "b")
+    assert target.run("sqlmigrate_up").code == 0
+    migrations.write("001_create_a.up.sql", "CREATE TABLE a (id integer);\n")
+    target.execute("UPDATE schema_migrations SET dirty = true WHERE version = 2")
+
+    result = target.run("check")
+
+    assert result.code == 1, result.output
+    assert (
+        "(sqlmigrations.E004) database 'target': 001_create_a: applied, but its up file "
+        "has changed since (checksum differs)" in result.err
+    )
+    assert "(sqlmigrations.E004) database 'target': 002_create_b: failed midway" in result.err
+
+
+def test_check_reads_the_history_only_when_given_a_database(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+
+    plain = run_python(
+        "manage.py", "check", migrations_dir=migrations.path, database_url=target.url
+    )
+    result = target.run("check")
+
+    assert plain.code == 0 and "sqlmigrations" not in plain.output
+    assert result.code == 0, result.output
+    assert "1 SQL migration(s) pending on database 'target': 001_create_a" in result.err
+    assert target.applied() == []
+
+
+@pytest.mark.parametrize("mode, code", [(True, 1), ("tests", 0), (False, 0)])
+def test_migrate_check_fails_on_pending_sql_migrations_only_when_migrate_applies_them(
+    target: TargetDatabase, migrations: MigrationFiles, settings: Any, mode: Any, code: int
+) -> None:
+    settings.SQLMIGRATIONS_APPLY_ON_MIGRATE = True
+    migrations.table(1, "a")
+    call_command("migrate", database="target", verbosity=0)
+    assert target.applied() == [1]
+    settings.SQLMIGRATIONS_APPLY_ON_MIGRATE = mode
+    migrations.table(2, "b")
+
+    err = StringIO()
+    try:
+        call_command("migrate", "--check", database="target", verbosity=1, stderr=err)
+        exit_code = 0
+    except SystemExit as exc:
+        exit_code = int(exc.code or 0)
+
+    assert exit_code == code
+    if code:
+        assert "SQL migrations pending on database 'target': 002_create_b" in err.getvalue()
+    assert target.applied() == [1]
