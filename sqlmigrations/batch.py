@@ -2,8 +2,8 @@
 
 A migration's statements and its history row go to the server as one
 simple-query message, between a BEGIN and a COMMIT of its own. At the first
-error the server skips the rest of the message, COMMIT included, so DESIGN
-rule 2 holds; it answers with one result per statement up to the one that
+error the server skips the rest of the message, COMMIT included, so rule 2 of
+docs/design.md holds; it answers with one result per statement up to the one that
 failed, which names the failing statement exactly without running anything
 twice.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -321,3 +322,36 @@ def test_migrate_check_fails_on_pending_sql_migrations_only_when_migrate_applies
     if code:
         assert "SQL migrations pending on database 'target': 002_create_b" in err.getvalue()
     assert target.applied() == [1]
+
+
+# ---------------------------------------------------------------------------
+# Documents the code cites
+
+
+def test_the_code_cites_only_documents_in_the_repository() -> None:
+    """A comment pointing at a design or style note outside the repository leaves a
+    reader of a clone with nothing to read."""
+    outside = ".." + "/shared"  # spelled apart so that this file does not cite it
+    sources = [
+        path
+        for folder in ("sqlmigrations", "backend", "tests", "bench", ".ci", ".github")
+        if (REPO / folder).exists()
+        for path in (REPO / folder).rglob("*")
+        if path.is_file() and path.suffix in {".py", ".sql", ".yml", ""}
+        if "__pycache__" not in path.parts
+    ]
+    cited = {
+        (path.relative_to(REPO), name)
+        for path in sources
+        for name in re.findall(r"[\w./-]+\.md\b", path.read_text(errors="replace"))
+    }
+    missing = [
+        f"{source}: {name}"
+        for source, name in sorted(cited)
+        if not (REPO / name).exists() and not (REPO / source.parent / name).exists()
+    ]
+    assert cited, "the search found nothing: it would pass whatever the code says"
+    assert missing == []
+    assert (REPO / "docs/design.md").exists()
+    for path in sources:
+        assert outside not in path.read_text(errors="replace"), path
