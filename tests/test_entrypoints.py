@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -355,3 +356,65 @@ def test_the_code_cites_only_documents_in_the_repository() -> None:
     assert (REPO / "docs/design.md").exists()
     for path in sources:
         assert outside not in path.read_text(errors="replace"), path
+
+
+# ---------------------------------------------------------------------------
+# Logging: once on the terminal, every record to configured handlers
+
+FAILING = ("CREATE TABLE a (id integer);\nSELECT * FROM no_such_table;\n", "DROP TABLE a;\n")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sqlmigrate_up"],
+        # migrate applies SQL migrations itself when the setting says so (testdb.py).
+        ["migrate", "--noinput", "-v", "0"],
+    ],
+)
+def test_without_logging_settings_a_failure_is_printed_once(
+    migrations: MigrationFiles, tmp_path: Path, command: list[str]
+) -> None:
+    migrations.pair("001_a", *FAILING)
+    settings = {"LOGGING": {}, "SQLMIGRATIONS_APPLY_ON_MIGRATE": True}
+
+    result = run_python(
+        "manage.py",
+        *command,
+        migrations_dir=migrations.path,
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        env={"SQLMIGRATIONS_TEST_SETTINGS": json.dumps(settings)},
+    )
+
+    assert result.code == 1, result.output
+    assert result.output.count("no such table: no_such_table") == 1, result.output
+    assert "failed on database" not in result.output  # the logger's record
+
+
+def test_the_logger_still_reaches_configured_handlers(
+    migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    migrations.pair("001_a", *FAILING)
+    own, root = tmp_path / "sqlmigrations.log", tmp_path / "root.log"
+    logging = {
+        "version": 1,
+        "handlers": {
+            "own": {"class": "logging.FileHandler", "filename": str(own)},
+            "root": {"class": "logging.FileHandler", "filename": str(root)},
+        },
+        "loggers": {"sqlmigrations": {"handlers": ["own"], "level": "INFO"}},
+        "root": {"handlers": ["root"], "level": "WARNING"},
+    }
+
+    result = run_python(
+        "manage.py",
+        "sqlmigrate_up",
+        migrations_dir=migrations.path,
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        env={"SQLMIGRATIONS_TEST_SETTINGS": json.dumps({"LOGGING": logging})},
+    )
+
+    assert result.code == 1, result.output
+    assert result.output.count("no such table: no_such_table") == 1, result.output
+    assert "001_a failed on database 'default'" in own.read_text()
+    assert "001_a failed on database 'default'" in root.read_text()

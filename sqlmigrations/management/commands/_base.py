@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import traceback
 from argparse import ArgumentParser, ArgumentTypeError
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -245,8 +242,7 @@ class SqlMigrationsCommand(BaseCommand):
         alias = options["database"]
         try:
             try:
-                with quiet_log_fallback():
-                    self.run(**options)
+                self.run(**options)
             finally:
                 self.ctrl_c.finish()
         except KeyboardInterrupt as exc:
@@ -334,23 +330,6 @@ class SqlMigrationsCommand(BaseCommand):
                 self.stdout.write("")
                 self.stdout.write(self.style.MIGRATE_LABEL(f"-- {step.sql_file.path.name}"))
                 self.stdout.write(step.sql_file.text.rstrip("\n"))
-
-
-@contextmanager
-def quiet_log_fallback() -> Iterator[None]:
-    """With no logging configured, Python's last-resort handler would repeat each
-    warning and error of the sqlmigrations logger on stderr, before the command's own
-    line; the command says it all, so that echo is muted while it runs."""
-    logger = logging.getLogger("sqlmigrations")
-    if logger.hasHandlers():
-        yield
-        return
-    null = logging.NullHandler()
-    logger.addHandler(null)
-    try:
-        yield
-    finally:
-        logger.removeHandler(null)
 
 
 def waited_for_sqlite_lock(exc: BaseException) -> bool:
