@@ -304,13 +304,15 @@ class Executor:
             started = time.perf_counter()
             outside = not fake and not step.sql_file.transactional
             limits = self.limits.for_file(step.sql_file)
+            stored: int | None = None  # the history's execution_ms, what is reported
             try:
                 if outside:
-                    self._run_outside_transaction(step, direction, started, limits)
+                    stored = self._run_outside_transaction(step, direction, started, limits)
                 else:
                     change = HistoryChange(step.migration, direction == "up", started)
                     statements = [] if fake else step.statements
                     self._run_with_retries(step, statements, change, limits, event)
+                    stored = change.execution_ms
             except KeyboardInterrupt:
                 # The interrupt can land after the server committed (while its answer
                 # was being read): the history, read back, says what really happened.
@@ -340,7 +342,7 @@ class Executor:
                     outside_transaction=None if failure.in_transaction else step.migration.label,
                     outcome_unknown=step.migration.label if failure.outcome_unknown else None,
                 ) from failure.__cause__
-            elapsed = _ms_since(started)
+            elapsed = _ms_since(started) if stored is None else stored
             done.append(step.migration)
             self.progress(
                 Progress(f"{event}_success", step.migration, elapsed, "faked" if fake else "")
@@ -430,7 +432,7 @@ class Executor:
 
     def _run_outside_transaction(
         self, step: Step, direction: str, started: float, limits: WaitLimits
-    ) -> None:
+    ) -> int | None:
         """A ``-- sqlmigrate: no-transaction`` file: each statement commits on its own.
 
         A dirty history row is written first and cleared last, so a failure or a
@@ -460,15 +462,17 @@ class Executor:
                     ]
                 _explain_statement_timeout(failure, limits)
                 raise
+        execution_ms = _ms_since(started) if direction == "up" else None
         try:
             with self._bookkeeping(), self.database.write_transaction():
-                if direction == "up":
-                    self.recorder.mark_clean(version, _ms_since(started))
+                if execution_ms is not None:
+                    self.recorder.mark_clean(version, execution_ms)
                 else:
                     self.recorder.record_unapplied(version)
         except DatabaseError as exc:
             # Every statement ran; only clearing the failed mark did not.
             raise StatementFailed(None, exc, self.database, in_transaction=False) from exc
+        return execution_ms
 
 
 LOCK_ADVICE = (

@@ -418,3 +418,34 @@ def test_the_logger_still_reaches_configured_handlers(
     assert result.output.count("no such table: no_such_table") == 1, result.output
     assert "001_a failed on database 'default'" in own.read_text()
     assert "001_a failed on database 'default'" in root.read_text()
+
+
+# ---------------------------------------------------------------------------
+# Output
+
+
+def test_the_printed_duration_is_the_stored_execution_ms(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    from tests.conftest import slow_statement
+
+    slow = slow_statement(target.vendor, 0.05)
+    migrations.pair("001_slow", f"CREATE TABLE a (id integer);\n{slow}\n", "DROP TABLE a;\n")
+    migrations.pair("002_slow", f"{slow}\n{slow}\n", "SELECT 1;\n")
+    migrations.pair("003_quick", "CREATE TABLE c (id integer);\n", "DROP TABLE c;\n")
+    migrations.write(
+        "004_outside.up.sql",
+        f"-- sqlmigrate: no-transaction\nCREATE TABLE d (id integer);\n{slow}\n",
+    )
+    migrations.write("004_outside.down.sql", "DROP TABLE d;\n")
+
+    result = target.run("sqlmigrate_up")
+
+    assert result.code == 0, result.output
+    printed = {
+        label: int(ms)
+        for label, ms in re.findall(r"Applying (\w+)\.\.\. OK \((\d+) ms\)", result.out)
+    }
+    stored = dict(target.query("SELECT name, execution_ms FROM schema_migrations"))
+    assert printed == stored
+    assert len(printed) == 4
