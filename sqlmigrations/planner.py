@@ -35,7 +35,13 @@ class MigrationState:
 
     @property
     def applied(self) -> bool:
+        """In the history, completed or not (see ``failed``): its version is taken."""
         return self.record is not None
+
+    @property
+    def failed(self) -> bool:
+        """A no-transaction migration recorded as stopped midway: not applied."""
+        return self.record is not None and self.record.dirty
 
     @property
     def pending(self) -> bool:
