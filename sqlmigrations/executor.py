@@ -24,7 +24,7 @@ from sqlmigrations.errors import (
     MigrationFailed,
     MigrationInterrupted,
 )
-from sqlmigrations.files import Migration, find_migrations
+from sqlmigrations.files import Migration, SqlFile, find_migrations
 from sqlmigrations.planner import (
     Applied,
     MigrationState,
@@ -65,6 +65,10 @@ class Progress:
     migration: Migration | None = None
     elapsed_ms: int | None = None
     message: str = ""
+    # With *_start: the step (its file and statements), and its place in the run
+    # (1-based, total); message "again" when a retry starts it anew.
+    step: Step | None = None
+    counter: tuple[int, int] | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -103,6 +107,7 @@ class Executor:
         self.skipped = conf.skipped_versions(database)
         self._planner: Planner | None = None
         self._checked: set[str] = set()
+        self._counter: tuple[int, int] | None = None  # the migration under way, of how many
 
     # Reading -----------------------------------------------------------------
 
@@ -133,6 +138,14 @@ class Executor:
         connect(self.connection, self.database.explain_connect_error)
         with self._bookkeeping():
             return self.recorder.applied()
+
+    def statements(self, sql_file: SqlFile) -> list[Statement]:
+        """One file's statements as a run would send them; InvalidMigrationFiles with
+        the run's own messages if a run would refuse it. Reads the file only."""
+        statements, problems = self._load().check_file(sql_file)
+        if problems or statements is None:
+            raise InvalidMigrationFiles(problems)
+        return statements
 
     def status(self) -> list[MigrationState]:
         """Every version known from the files or the history, in order."""
@@ -300,7 +313,8 @@ class Executor:
         verb = "Applied" if direction == "up" else "Rolled back"
         event = "apply" if direction == "up" else "unapply"
         for index, step in enumerate(plan):
-            self.progress(Progress(f"{event}_start", step.migration))
+            self._counter = (index + 1, len(plan))
+            self._started(step, event)
             started = time.perf_counter()
             outside = not fake and not step.sql_file.transactional
             limits = self.limits.for_file(step.sql_file)
@@ -358,6 +372,17 @@ class Executor:
             )
         return done
 
+    def _started(self, step: Step, event: str, *, again: bool = False) -> None:
+        self.progress(
+            Progress(
+                f"{event}_start",
+                step.migration,
+                message="again" if again else "",
+                step=step,
+                counter=self._counter,
+            )
+        )
+
     def _committed(self, step: Step, direction: str) -> bool | None:
         """After an interrupt: did this migration's transaction commit all the same?
 
@@ -413,7 +438,7 @@ class Executor:
                 )
             )
             time.sleep(pause)
-            self.progress(Progress(f"{event}_start", step.migration))
+            self._started(step, event, again=True)
 
     def _unlimited_wait(
         self, step: Step, limits: WaitLimits, event: str
@@ -426,7 +451,7 @@ class Executor:
         def tell(blocked_by: str) -> None:
             message = f"waiting for a lock with no lock timeout: {blocked_by}"
             self.progress(Progress("lock_wait", step.migration, message=message))
-            self.progress(Progress(f"{event}_start", step.migration))
+            self._started(step, event, again=True)
 
         return tell
 

@@ -449,3 +449,142 @@ def test_the_printed_duration_is_the_stored_execution_ms(
     stored = dict(target.query("SELECT name, execution_ms FROM schema_migrations"))
     assert printed == stored
     assert len(printed) == 4
+
+
+# ---------------------------------------------------------------------------
+# Verbosity: the same meaning in every command
+
+
+def test_verbosity_means_the_same_in_every_command(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.table(2, "b")
+    runs = [
+        ("sqlmigrate_up", "--dry-run"),
+        ("sqlmigrate_up",),
+        ("sqlmigrate_status",),
+        ("sqlmigrate_repair",),
+        ("sqlmigrate_down", "--noinput", "--no-backup"),
+        ("sqlmigrate_down", "--noinput", "--no-backup", "--dry-run"),
+        ("sqlmigrate_new", "next"),
+    ]
+    for run in runs:
+        for verbosity in ("0", "1", "2", "3"):
+            if run[0] == "sqlmigrate_down" and "--dry-run" not in run:
+                target.run("sqlmigrate_up")
+            if run[0] == "sqlmigrate_new":
+                for path in migrations.path.glob("003_*"):
+                    path.unlink()
+            result = target.run(*run, "-v", verbosity)
+            assert result.code == 0, (run, verbosity, result.output)
+            if verbosity == "0":
+                assert result.output == "", (run, result.output)
+                continue
+            assert result.out, run
+            # 2 adds the database (status names it at 1 already: it is its table's heading).
+            database = "Database: " in result.out
+            assert database == (verbosity != "1" or run[0] == "sqlmigrate_status"), run
+
+
+def test_verbosity_2_names_the_files_and_3_adds_each_statement(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.pair(
+        "001_two",
+        "CREATE TABLE a (id integer);\n\nCREATE TABLE b (id integer);\n",
+        "DROP TABLE b;\nDROP TABLE a;\n",
+    )
+
+    two = target.run("sqlmigrate_up", "--dry-run", "-v", "2")
+    three = target.run("sqlmigrate_up", "-v", "3")
+    down = target.run("sqlmigrate_down", "--noinput", "--no-backup", "-v", "2")
+
+    assert f"  Apply 001_two ({migrations.path / '001_two.up.sql'})" in two.out
+    assert "-- 001_two.up.sql:3" not in two.out
+    assert (
+        three.out.index("    -- 001_two.up.sql:1\n    CREATE TABLE a (id integer)")
+        < three.out.index("    -- 001_two.up.sql:3\n    CREATE TABLE b (id integer)")
+        < three.out.index("  Applying 001_two (001_two.up.sql)... OK (")
+    )
+    assert "  Unapplying 001_two (001_two.down.sql)... OK (" in down.out
+    assert "DROP TABLE" not in down.out
+
+
+def test_a_long_run_numbers_its_lines(target: TargetDatabase, migrations: MigrationFiles) -> None:
+    for version in range(1, 13):
+        migrations.table(version, f"t{version}")
+
+    short = target.run("sqlmigrate_up", "--target", "2")
+    long = target.run("sqlmigrate_up")
+    back = target.run("sqlmigrate_down", "--noinput", "--no-backup", "--target", "0")
+
+    assert "  Applying 001_create_t1... OK" in short.out and "[" not in short.out
+    assert "  [ 1/10] Applying 003_create_t3... OK (" in long.out
+    assert "  [10/10] Applying 012_create_t12... OK (" in long.out
+    assert "  [12/12] Unapplying 001_create_t1... OK (" in back.out
+
+
+# ---------------------------------------------------------------------------
+# sqlmigrate_show
+
+
+def test_show_prints_one_migrations_statements_applied_or_not(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.pair(
+        "002_two",
+        "-- header\nCREATE TABLE b (id integer);\n\nINSERT INTO b VALUES (1); INSERT INTO b VALUES (2)\n",
+        "DROP TABLE b;\n",
+    )
+    migrations.write(
+        f"002_two.{target.vendor}.up.sql",
+        "CREATE TABLE b (id integer);\nINSERT INTO b VALUES (';');\n",
+    )
+    assert target.run("sqlmigrate_up", "--target", "1").code == 0
+
+    applied = target.run("sqlmigrate_show", "1")
+    pending = target.run("sqlmigrate_show", "2")
+    down = target.run("sqlmigrate_show", "2", "--down")
+    quiet = target.run("sqlmigrate_show", "2", "-v", "0")
+
+    assert applied.code == 0, applied.output
+    assert applied.out.splitlines() == [
+        "-- 001_create_a.up.sql: one transaction, with its history row",
+        "BEGIN;",
+        "-- 001_create_a.up.sql:1",
+        "CREATE TABLE a (id integer PRIMARY KEY);",
+        "COMMIT;",
+    ]
+    variant = f"002_two.{target.vendor}.up.sql"
+    assert pending.out.splitlines()[2:] == [
+        f"-- {variant}:1",
+        "CREATE TABLE b (id integer);",
+        f"-- {variant}:2",
+        "INSERT INTO b VALUES (';');",
+        "COMMIT;",
+    ]
+    assert "-- 002_two.down.sql:1\nDROP TABLE b;\n" in down.out
+    assert quiet.out == pending.out
+    assert target.applied() == [1]
+    assert target.user_tables() == {"a"}
+
+
+def test_show_of_an_unknown_version_or_a_refused_file_is_one_line_exit_2(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.pair("002_commits", "CREATE TABLE b (id integer);\nCOMMIT;\n", "DROP TABLE b;\n")
+
+    unknown = target.run("sqlmigrate_show", "7")
+    refused = target.run("sqlmigrate_show", "2")
+    bad = target.run("sqlmigrate_show", "x")
+
+    assert (unknown.code, unknown.err) == (
+        2,
+        "no migration has version 7 (the files hold versions 1 to 2)",
+    )
+    assert refused.code == 2 and refused.err.startswith("002_commits.up.sql:2: ")
+    assert bad.code == 2 and "'x' is not a migration version number" in bad.err
+    assert target.applied() == []

@@ -24,8 +24,9 @@ from sqlmigrations.files import MAX_VERSION
 from sqlmigrations.vendors.sqlite import is_busy_error
 from sqlmigrations.waits import MAX_SECONDS
 
-# schema_migrations.version is a signed 64-bit integer: no version can be larger.
 INTERRUPTED = 130
+# A run of this many migrations or more numbers its lines: [ 12/500] Applying ...
+COUNTER_FROM = 10
 
 
 class Interrupted(SqlMigrationsError):
@@ -304,9 +305,7 @@ class SqlMigrationsCommand(BaseCommand):
         elif event == "backup":
             self.stdout.write(f"Backup written to {progress.message}")
         elif event in ("apply_start", "unapply_start"):
-            word = "Applying" if event == "apply_start" else "Unapplying"
-            self.stdout.write(f"  {word} {migration}...", ending="")
-            self.stdout.flush()
+            self.report_start(progress)
         elif event in ("apply_success", "unapply_success"):
             if progress.message == "faked":
                 self.stdout.write(self.style.SUCCESS(" FAKED"))
@@ -315,8 +314,33 @@ class SqlMigrationsCommand(BaseCommand):
         elif event == "failure":
             self.stdout.write(self.style.ERROR(" FAILED"))
 
+    def report_start(self, progress: Progress) -> None:
+        """'  Applying 001_x...' (the result ends the line). A run of COUNTER_FROM or more
+        migrations numbers them; -v 2 names the file, -v 3 first prints its statements."""
+        word = "Applying" if progress.event == "apply_start" else "Unapplying"
+        step, counter = progress.step, progress.counter
+        if step is not None and self.verbosity >= 3 and progress.message != "again":
+            self.print_statements(step)
+        prefix = ""
+        if counter is not None and counter[1] >= COUNTER_FROM:
+            prefix = f"[{counter[0]:>{len(str(counter[1]))}}/{counter[1]}] "
+        file = f" ({step.sql_file.path.name})" if step is not None and self.verbosity >= 2 else ""
+        self.stdout.write(f"  {prefix}{word} {progress.migration}{file}...", ending="")
+        self.stdout.flush()
+
+    def print_statements(self, step: Step) -> None:
+        """Each statement as the runner sends it, under its file:line."""
+        name = step.sql_file.path.name
+        for statement in step.statements:
+            self.stdout.write(self.style.MIGRATE_LABEL(f"    -- {name}:{statement.line}"))
+            for line in statement.sql.strip("\n").splitlines():
+                self.stdout.write(f"    {line}")
+
     def print_plan(self, plan: list[Step], verb: str, *, empty: str) -> None:
-        """The --dry-run output: the plan, then each file's SQL as it would run."""
+        """The --dry-run output: the plan, then each file's SQL as it would run (at -v 3,
+        as the statements the runner would send)."""
+        if self.verbosity < 1:
+            return
         if not plan:
             self.stdout.write(empty)
             return
@@ -324,12 +348,15 @@ class SqlMigrationsCommand(BaseCommand):
             self.style.MIGRATE_HEADING("Planned operations (dry run, nothing is changed):")
         )
         for step in plan:
-            self.stdout.write(f"  {verb} {step.migration}")
-        if self.verbosity >= 1:
-            for step in plan:
-                self.stdout.write("")
-                self.stdout.write(self.style.MIGRATE_LABEL(f"-- {step.sql_file.path.name}"))
-                self.stdout.write(step.sql_file.text.rstrip("\n"))
+            file = f" ({step.sql_file.path})" if self.verbosity >= 2 else ""
+            self.stdout.write(f"  {verb} {step.migration}{file}")
+        for step in plan:
+            self.stdout.write("")
+            if self.verbosity >= 3:
+                self.print_statements(step)
+                continue
+            self.stdout.write(self.style.MIGRATE_LABEL(f"-- {step.sql_file.path.name}"))
+            self.stdout.write(step.sql_file.text.rstrip("\n"))
 
 
 def waited_for_sqlite_lock(exc: BaseException) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import DatabaseError
 
 from sqlmigrations import conf
-from sqlmigrations.database import get_connection
+from sqlmigrations.database import describe, get_connection
 from sqlmigrations.errors import SqlMigrationsError, UsageError, one_line
 from sqlmigrations.executor import Executor
 from sqlmigrations.files import MAX_VERSION, directory_key, load_migrations
@@ -102,7 +102,10 @@ class Command(SqlMigrationsCommand):
         """Versions applied on the database, if it can be read: a version applied from
         another branch, whose files are not here, must not be reused."""
         try:
-            return [s.version for s in Executor(alias).status() if s.applied]
+            executor = Executor(alias)
+            if self.verbosity >= 2:
+                self.stdout.write(f"Database: {describe(executor.connection)}")
+            return [s.version for s in executor.status() if s.applied]
         except (SqlMigrationsError, DatabaseError) as exc:
             if self.verbosity >= 2:
                 self.stdout.write(f"Numbering from the files alone: {one_line(str(exc))}")
