@@ -588,3 +588,25 @@ def test_show_of_an_unknown_version_or_a_refused_file_is_one_line_exit_2(
     assert refused.code == 2 and refused.err.startswith("002_commits.up.sql:2: ")
     assert bad.code == 2 and "'x' is not a migration version number" in bad.err
     assert target.applied() == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "sqlmigrate_up",
+        "sqlmigrate_down",
+        "sqlmigrate_status",
+        "sqlmigrate_repair",
+        "sqlmigrate_new",
+        "sqlmigrate_show",
+    ],
+)
+def test_every_option_and_argument_has_help(command: str) -> None:
+    from django.core.management import load_command_class
+
+    parser = load_command_class("sqlmigrations", command).create_parser("manage.py", command)
+
+    actions = [a for a in parser._actions if a.dest != "help"]
+    assert len(actions) > 8  # Django's own options are there too
+    assert [a.dest for a in actions if not a.help] == []
+    assert parser.allow_abbrev is False
