@@ -1,4 +1,5 @@
-"""What the three commands share: --database, clean errors and progress output."""
+"""What every sqlmigrate_* command shares: --database, options never abbreviated, --version,
+clean errors and exit codes, and progress output with one meaning of -v."""
 
 from __future__ import annotations
 
