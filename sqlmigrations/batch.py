@@ -2,8 +2,8 @@
 
 A migration's statements and its history row go to the server as one
 simple-query message, between a BEGIN and a COMMIT of its own. At the first
-error the server skips the rest of the message, COMMIT included, so DESIGN
-rule 2 holds; it answers with one result per statement up to the one that
+error the server skips the rest of the message, COMMIT included, so rule 2 of
+docs/design.md holds; it answers with one result per statement up to the one that
 failed, which names the failing statement exactly without running anything
 twice.
 
@@ -52,8 +52,11 @@ def can_batch(connection: BaseDatabaseWrapper) -> bool:
 
 def run_batch(
     connection: BaseDatabaseWrapper, statements: Sequence[str], setup: Sequence[str] = ()
-) -> None:
+) -> str | None:
     """Run ``statements`` as one transaction in one round trip; raise BatchFailed on error.
+
+    Returns the first value the last statement returned (the history row's RETURNING),
+    as text, or None.
 
     ``setup`` runs first in the same transaction (the runner's SET LOCAL); a
     failure there is reported with a negative index.
@@ -75,7 +78,7 @@ def run_batch(
                 # The encoded message is a temporary: libpq keeps its own copy until
                 # sent, and ours is freed as soon as send_query() returns.
                 conn.pgconn.send_query(SEPARATOR.join(pieces).encode(encoding))
-                failed = _receive(conn)
+                failed, last = _receive(conn, len(pieces) - 2)
         finally:
             # After a failure or Ctrl-C the block is still open (and aborted): the
             # server skipped the rest of the message, COMMIT included.
@@ -89,10 +92,12 @@ def run_batch(
         # is reported as index len(statements).
         offset = sum(map(len, pieces[:index])) + len(SEPARATOR) * index  # pieces[index]'s start
         raise BatchFailed(index - 1 - len(setup), offset, error)
+    return last
 
 
-def _receive(conn: Any) -> tuple[int, Any] | None:
-    """The index and result of the statement that failed, or None if none did.
+def _receive(conn: Any, wanted: int) -> tuple[tuple[int, Any] | None, str | None]:
+    """The index and result of the statement that failed, or None if none did; and the
+    first value statement ``wanted`` returned, as text (None if it returned no row).
 
     Results are read one at a time and dropped: a file of 500,000 statements has
     as many results, and they were all kept until the last had arrived.
@@ -102,6 +107,7 @@ def _receive(conn: Any) -> tuple[int, Any] | None:
 
     pgconn = conn.pgconn
     failed = None
+    value = None
     try:
         # Connection.wait() is what cancels the query on Ctrl-C.
         conn.wait(send(pgconn))
@@ -113,10 +119,10 @@ def _receive(conn: Any) -> tuple[int, Any] | None:
                 # The server may close the session right after its error (it was
                 # terminated): that error is the outcome.
                 if failed is not None:
-                    return failed
+                    return failed, None
                 raise
             if result is None:
-                return failed
+                return failed, value
             status = result.status
             if status == pq.ExecStatus.COPY_IN:
                 # A migration has no rows to send: failing the COPY fails the block.
@@ -129,6 +135,9 @@ def _receive(conn: Any) -> tuple[int, Any] | None:
                 continue
             if status == pq.ExecStatus.FATAL_ERROR and failed is None:
                 failed = (index, result)
+            elif index == wanted and status == pq.ExecStatus.TUPLES_OK and result.ntuples:
+                raw = result.get_value(0, 0)
+                value = None if raw is None else bytes(raw).decode()
             index += 1
     except BaseException:
         # Interrupted between two waits (where a long message spends most of its

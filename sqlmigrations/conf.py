@@ -32,6 +32,14 @@ def _configured_dirs(alias: str) -> Any:
     return dirs
 
 
+def dirs_setting(alias: str) -> str:
+    """The setting that names ``alias``'s directories, as a user would look it up."""
+    per_alias = getattr(settings, "SQLMIGRATIONS_DATABASE_DIRS", {}) or {}
+    if per_alias.get(alias) is not None:
+        return f"SQLMIGRATIONS_DATABASE_DIRS['{alias}']"
+    return "SQLMIGRATIONS_DIRS"
+
+
 def migration_dirs(alias: str) -> list[Path]:
     """The directories holding the SQL files for database ``alias``, each once."""
     dirs = _configured_dirs(alias)

@@ -24,7 +24,7 @@ from sqlmigrations.errors import (
     MigrationFailed,
     MigrationInterrupted,
 )
-from sqlmigrations.files import Migration, find_migrations
+from sqlmigrations.files import Migration, SqlFile, find_migrations
 from sqlmigrations.planner import (
     Applied,
     MigrationState,
@@ -65,6 +65,10 @@ class Progress:
     migration: Migration | None = None
     elapsed_ms: int | None = None
     message: str = ""
+    # With *_start: the step (its file and statements), and its place in the run
+    # (1-based, total); message "again" when a retry starts it anew.
+    step: Step | None = None
+    counter: tuple[int, int] | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -103,6 +107,7 @@ class Executor:
         self.skipped = conf.skipped_versions(database)
         self._planner: Planner | None = None
         self._checked: set[str] = set()
+        self._counter: tuple[int, int] | None = None  # the migration under way, of how many
 
     # Reading -----------------------------------------------------------------
 
@@ -133,6 +138,14 @@ class Executor:
         connect(self.connection, self.database.explain_connect_error)
         with self._bookkeeping():
             return self.recorder.applied()
+
+    def statements(self, sql_file: SqlFile) -> list[Statement]:
+        """One file's statements as a run would send them; InvalidMigrationFiles with
+        the run's own messages if a run would refuse it. Reads the file only."""
+        statements, problems = self._load().check_file(sql_file)
+        if problems or statements is None:
+            raise InvalidMigrationFiles(problems)
+        return statements
 
     def status(self) -> list[MigrationState]:
         """Every version known from the files or the history, in order."""
@@ -300,17 +313,20 @@ class Executor:
         verb = "Applied" if direction == "up" else "Rolled back"
         event = "apply" if direction == "up" else "unapply"
         for index, step in enumerate(plan):
-            self.progress(Progress(f"{event}_start", step.migration))
+            self._counter = (index + 1, len(plan))
+            self._started(step, event)
             started = time.perf_counter()
             outside = not fake and not step.sql_file.transactional
             limits = self.limits.for_file(step.sql_file)
+            stored: int | None = None  # the history's execution_ms, what is reported
             try:
                 if outside:
-                    self._run_outside_transaction(step, direction, started, limits)
+                    stored = self._run_outside_transaction(step, direction, started, limits)
                 else:
                     change = HistoryChange(step.migration, direction == "up", started)
                     statements = [] if fake else step.statements
                     self._run_with_retries(step, statements, change, limits, event)
+                    stored = change.execution_ms
             except KeyboardInterrupt:
                 # The interrupt can land after the server committed (while its answer
                 # was being read): the history, read back, says what really happened.
@@ -340,7 +356,7 @@ class Executor:
                     outside_transaction=None if failure.in_transaction else step.migration.label,
                     outcome_unknown=step.migration.label if failure.outcome_unknown else None,
                 ) from failure.__cause__
-            elapsed = _ms_since(started)
+            elapsed = _ms_since(started) if stored is None else stored
             done.append(step.migration)
             self.progress(
                 Progress(f"{event}_success", step.migration, elapsed, "faked" if fake else "")
@@ -355,6 +371,17 @@ class Executor:
                 fake=fake,
             )
         return done
+
+    def _started(self, step: Step, event: str, *, again: bool = False) -> None:
+        self.progress(
+            Progress(
+                f"{event}_start",
+                step.migration,
+                message="again" if again else "",
+                step=step,
+                counter=self._counter,
+            )
+        )
 
     def _committed(self, step: Step, direction: str) -> bool | None:
         """After an interrupt: did this migration's transaction commit all the same?
@@ -411,7 +438,7 @@ class Executor:
                 )
             )
             time.sleep(pause)
-            self.progress(Progress(f"{event}_start", step.migration))
+            self._started(step, event, again=True)
 
     def _unlimited_wait(
         self, step: Step, limits: WaitLimits, event: str
@@ -424,13 +451,13 @@ class Executor:
         def tell(blocked_by: str) -> None:
             message = f"waiting for a lock with no lock timeout: {blocked_by}"
             self.progress(Progress("lock_wait", step.migration, message=message))
-            self.progress(Progress(f"{event}_start", step.migration))
+            self._started(step, event, again=True)
 
         return tell
 
     def _run_outside_transaction(
         self, step: Step, direction: str, started: float, limits: WaitLimits
-    ) -> None:
+    ) -> int | None:
         """A ``-- sqlmigrate: no-transaction`` file: each statement commits on its own.
 
         A dirty history row is written first and cleared last, so a failure or a
@@ -460,15 +487,17 @@ class Executor:
                     ]
                 _explain_statement_timeout(failure, limits)
                 raise
+        execution_ms = _ms_since(started) if direction == "up" else None
         try:
             with self._bookkeeping(), self.database.write_transaction():
-                if direction == "up":
-                    self.recorder.mark_clean(version, _ms_since(started))
+                if execution_ms is not None:
+                    self.recorder.mark_clean(version, execution_ms)
                 else:
                     self.recorder.record_unapplied(version)
         except DatabaseError as exc:
             # Every statement ran; only clearing the failed mark did not.
             raise StatementFailed(None, exc, self.database, in_transaction=False) from exc
+        return execution_ms
 
 
 LOCK_ADVICE = (

@@ -52,6 +52,12 @@ class SqlFile:
     def transactional(self) -> bool:
         return not self.directives.no_transaction
 
+    @property
+    def variant(self) -> str | None:
+        """The vendor this file is a variant for (``001_x.sqlite.up.sql``), or None."""
+        stem = self.path.name.rsplit(".", 2)[0]  # without .up.sql / .down.sql
+        return _split_vendor(stem)[1]
+
 
 @dataclass(frozen=True)
 class Migration:

@@ -35,7 +35,13 @@ class MigrationState:
 
     @property
     def applied(self) -> bool:
+        """In the history, completed or not (see ``failed``): its version is taken."""
         return self.record is not None
+
+    @property
+    def failed(self) -> bool:
+        """A no-transaction migration recorded as stopped midway: not applied."""
+        return self.record is not None and self.record.dirty
 
     @property
     def pending(self) -> bool:
@@ -73,20 +79,27 @@ class Planner:
         problems = []
         for migration in self.migrations:
             sql_file = _file(migration, direction)
-            name = sql_file.path.name
-            problems += [f"{name}:{line}: {text}" for line, text in sql_file.directives.problems]
-            try:
-                statements = self.vendor.split(sql_file.text)
-            except SqlSyntaxError as exc:
-                problems.append(f"{name}:{exc.line}: {exc.message}")
-                continue
-            transactional = sql_file.transactional
-            for statement in statements:
-                if problem := self.vendor.statement_problem(statement, transactional):
-                    problems.append(f"{sql_file.path.name}:{statement.line}: {problem}")
-            self._statements[id(sql_file)] = statements
+            statements, found = self.check_file(sql_file)
+            problems += found
+            if statements is not None:
+                self._statements[id(sql_file)] = statements
         if problems:
             raise InvalidMigrationFiles(problems)
+
+    def check_file(self, sql_file: SqlFile) -> tuple[list[Statement] | None, list[str]]:
+        """One file split by the vendor (None if it cannot be), and its problems: its
+        header's, a syntax error, statements the runner refuses."""
+        name = sql_file.path.name
+        problems = [f"{name}:{line}: {text}" for line, text in sql_file.directives.problems]
+        try:
+            statements = self.vendor.split(sql_file.text)
+        except SqlSyntaxError as exc:
+            return None, [*problems, f"{name}:{exc.line}: {exc.message}"]
+        transactional = sql_file.transactional
+        for statement in statements:
+            if problem := self.vendor.statement_problem(statement, transactional):
+                problems.append(f"{name}:{statement.line}: {problem}")
+        return statements, problems
 
     def _steps(self, plan: list[Migration], direction: str) -> list[Step]:
         steps = []

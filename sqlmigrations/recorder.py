@@ -124,7 +124,8 @@ class MigrationRecorder:
     def record(self, change: HistoryChange) -> None:
         """Write a migration's history change inside its transaction."""
         if change.applied:
-            self.record_applied(change.migration, change.elapsed_ms())
+            change.execution_ms = change.elapsed_ms()
+            self.record_applied(change.migration, change.execution_ms)
         else:
             self.record_unapplied(change.migration.version)
 
@@ -162,11 +163,13 @@ class MigrationRecorder:
 
     def applied_sql(self, migration: Migration) -> str:
         """Insert the row as the server commits the migration: applied_at is when the
-        row is written, execution_ms the time since the batch's transaction began."""
+        row is written, execution_ms the time since the batch's transaction began,
+        returned so that what is printed is what is stored."""
         return self._compose(
             "INSERT INTO {table} (version, name, checksum, applied_at, execution_ms, dirty) "
             "VALUES ({v}, {n}, {c}, clock_timestamp(), "
-            "round(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer, false)",
+            "round(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer, false) "
+            "RETURNING execution_ms",
             v=migration.version,
             n=migration.label,
             c=migration.checksum,

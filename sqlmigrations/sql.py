@@ -109,7 +109,7 @@ def _split_postgresql(text: str) -> list[Statement]:
             piece = text[start:end]
             try:
                 # with_parser=True: the scanner-only mode silently drops statements it
-                # does not know (see DESIGN.md).
+                # does not know (see docs/design.md, Files).
                 slices = pg_parser.split(piece, with_parser=True, only_slices=True)
             except pg_parser.ParseError as exc:
                 message, index = exc.args[0], exc.args[1] if len(exc.args) > 1 else None

@@ -5,11 +5,13 @@ files written per test, and helpers to run the commands in-process or as real
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
+from django.test import override_settings
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
@@ -82,6 +85,70 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
         for nodeid in _skipped_postgres:
             terminalreporter.write_line(f"  {nodeid}")
+
+
+# ---------------------------------------------------------------------------
+# The backend's migration files, as this repository ships them
+
+BACKEND_MIGRATIONS = REPO / "backend" / "db" / "migrations"
+# Tests about the backend's schema read these files only: a migration a developer adds
+# to backend/db/migrations (sqlmigrate_new, as the README shows) must not change what
+# the tests expect. A file added here is added to the tests' expectations too.
+SHIPPED_BACKEND_MIGRATIONS = (
+    "001_initial_schema.up.sql",
+    "001_initial_schema.sqlite.up.sql",
+    "001_initial_schema.down.sql",
+    "002_seed_demo_data.up.sql",
+    "002_seed_demo_data.down.sql",
+    "003_portfolio_id_not_null.up.sql",
+    "003_portfolio_id_not_null.down.sql",
+    "003_portfolio_id_not_null.sqlite.up.sql",
+    "003_portfolio_id_not_null.sqlite.down.sql",
+)
+
+
+def copy_backend_migrations(destination: Path) -> Path:
+    """The shipped backend migrations, copied to ``destination`` (created)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in SHIPPED_BACKEND_MIGRATIONS:
+        shutil.copy2(BACKEND_MIGRATIONS / name, destination / name)
+    return destination
+
+
+def copy_project(destination: Path) -> Path:
+    """manage.py and backend as a clone has them: no database, no .env, and only the
+    shipped migration files."""
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "manage.py", destination)
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = {"__pycache__"} & set(names)
+        if Path(directory).resolve() == BACKEND_MIGRATIONS.resolve():
+            ignored |= set(names) - set(SHIPPED_BACKEND_MIGRATIONS)
+        return ignored
+
+    shutil.copytree(REPO / "backend", destination / "backend", ignore=ignore)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def backend_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_backend_migrations(tmp_path_factory.mktemp("backend_migrations"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pinned_backend_migrations(backend_migrations: Path) -> Iterator[None]:
+    """The test database pytest-django builds, and any test that keeps the settings'
+    directories, read the shipped files rather than backend/db/migrations itself (a
+    run on other settings, such as tests/runner_cases' in a subprocess, keeps its own)."""
+    from django.conf import settings
+
+    configured = [Path(d).resolve() for d in getattr(settings, "SQLMIGRATIONS_DIRS", [])]
+    if configured != [BACKEND_MIGRATIONS.resolve()]:
+        yield
+        return
+    with override_settings(SQLMIGRATIONS_DIRS=[backend_migrations]):
+        yield
 
 
 # ---------------------------------------------------------------------------

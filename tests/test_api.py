@@ -7,7 +7,6 @@ test database was built by applying backend/db/migrations (sqlmigrations' hook).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from django.test import Client
 
 from backend.models import NotificationPreference, Portfolio
-from tests.conftest import REPO
+from tests.conftest import copy_backend_migrations
 
 pytestmark = pytest.mark.django_db
 DEMO = "/api/portfolios/demo-portfolio-1"
@@ -221,8 +220,7 @@ def test_health_is_200_when_nothing_is_pending(client: Client) -> None:
 def test_health_is_503_listing_pending_versions(
     client: Client, tmp_path: Path, settings: Any
 ) -> None:
-    migrations = tmp_path / "migrations"
-    shutil.copytree(REPO / "backend" / "db" / "migrations", migrations)
+    migrations = copy_backend_migrations(tmp_path / "migrations")
     (migrations / "004_add_risk_profile.up.sql").write_text("SELECT 1;")
     (migrations / "004_add_risk_profile.down.sql").write_text("SELECT 1;")
     settings.SQLMIGRATIONS_DIRS = [migrations]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from tests.conftest import REPO, TargetDatabase, _register_alias, _unregister_alias
+from tests.conftest import TargetDatabase, _register_alias, _unregister_alias
 
 DEMO = "/api/portfolios/demo-portfolio-1"
 PREFS = f"{DEMO}/notification-preferences/"
@@ -35,8 +36,10 @@ class ToBroken(ToAlias):
 
 
 @pytest.fixture
-def api(target: TargetDatabase, settings: Any) -> Iterator[TargetDatabase]:
-    settings.SQLMIGRATIONS_DIRS = [REPO / "backend" / "db" / "migrations"]
+def api(
+    target: TargetDatabase, settings: Any, backend_migrations: Path
+) -> Iterator[TargetDatabase]:
+    settings.SQLMIGRATIONS_DIRS = [backend_migrations]
     settings.SQLMIGRATIONS_DATABASE_DIRS = {}
     assert target.run("sqlmigrate_up").code == 0
     settings.DATABASE_ROUTERS = [f"{__name__}.ToAlias"]

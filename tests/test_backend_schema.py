@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, TargetDatabase, _register_alias, _unregister_alias
+from tests.conftest import (
+    BACKEND_MIGRATIONS,
+    TargetDatabase,
+    _register_alias,
+    _unregister_alias,
+    copy_backend_migrations,
+)
 
-BACKEND_MIGRATIONS = REPO / "backend" / "db" / "migrations"
 TABLES = ["portfolios", "rebalance_events", "analytics_snapshots", "notification_preferences"]
 # Columns set by the seed itself; defaults such as created_at = now() differ per run.
 SEEDED_COLUMNS = {
@@ -26,8 +32,8 @@ SEEDED_COLUMNS = {
 
 
 @pytest.fixture
-def backend(target: TargetDatabase, settings: Any) -> TargetDatabase:
-    settings.SQLMIGRATIONS_DIRS = [BACKEND_MIGRATIONS]
+def backend(target: TargetDatabase, settings: Any, backend_migrations: Path) -> TargetDatabase:
+    settings.SQLMIGRATIONS_DIRS = [backend_migrations]
     settings.SQLMIGRATIONS_DATABASE_DIRS = {}
     return target
 
@@ -224,7 +230,9 @@ def test_skipping_the_seed_by_setting_leaves_it_out_for_good(
     assert result.code == 0, result.output
     assert backend.applied() == [1, 3]
     assert backend.query("SELECT count(*) FROM portfolios") == [(0,)]
-    assert " [-] 002_seed_demo_data  skipped (SQLMIGRATIONS_SKIP_VERSIONS)" in status.out
+    assert re.search(
+        r"^ \[-\] 002_seed_demo_data +skipped \(SQLMIGRATIONS_SKIP_VERSIONS\)$", status.out, re.M
+    )
     assert "2 applied, 0 pending, 0 with problems, 1 skipped by settings." in status.out
 
 
@@ -322,7 +330,7 @@ def differences(**sources: Columns) -> list[str]:
 def test_postgresql_sqlite_and_the_models_have_the_same_columns(
     postgres: TargetDatabase, settings: Any, tmp_path: Any
 ) -> None:
-    settings.SQLMIGRATIONS_DIRS = [BACKEND_MIGRATIONS]
+    settings.SQLMIGRATIONS_DIRS = [copy_backend_migrations(tmp_path / "migrations")]
     settings.SQLMIGRATIONS_DATABASE_DIRS = {}
     path = tmp_path / "fidelity.sqlite3"
     sqlite = TargetDatabase("sqlite", "fidelity_sqlite", f"sqlite:///{path}", path)

@@ -12,7 +12,6 @@ import fcntl
 import os
 import pty
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,6 +34,7 @@ from tests.conftest import (
     TargetDatabase,
     _register_alias,
     _unregister_alias,
+    copy_project,
     manage,
     postgres_url_for,
     require_postgres,
@@ -509,13 +509,7 @@ def test_an_invalid_lock_timeout_setting_is_exit_2(
 @pytest.fixture
 def fresh_project(tmp_path: Path) -> Path:
     """A copy of the project with no database, so that a created file would show."""
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(REPO / "manage.py", project)
-    shutil.copytree(
-        REPO / "backend", project / "backend", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    return project
+    return copy_project(tmp_path / "project")
 
 
 BAD_URLS = [

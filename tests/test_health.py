@@ -4,7 +4,6 @@ only when they change. On the test database the SQL migrations built."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from django.test import Client
 
 from sqlmigrations.models import SchemaMigration
-from tests.conftest import REPO
+from tests.conftest import copy_backend_migrations
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def files(tmp_path: Path, settings: Any) -> Path:
     """A copy of the backend's migrations, which the test may change."""
-    copy = tmp_path / "migrations"
-    shutil.copytree(REPO / "backend" / "db" / "migrations", copy)
+    copy = copy_backend_migrations(tmp_path / "migrations")
     settings.SQLMIGRATIONS_DIRS = [copy]
     return copy
 

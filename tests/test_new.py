@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from tests.conftest import MigrationFiles, TargetDatabase
@@ -93,3 +96,32 @@ def test_never_reuses_a_version_applied_from_elsewhere(
     assert target.run("sqlmigrate_new", "c").code == 0
 
     assert (migrations.path / "003_c.up.sql").exists()
+
+
+def test_creates_the_configured_directory_for_a_first_migration(
+    target: TargetDatabase, tmp_path: Path, settings: Any
+) -> None:
+    directory = tmp_path / "db" / "migrations"
+    settings.SQLMIGRATIONS_DIRS = [directory]
+
+    result = target.run("sqlmigrate_new", "first table")
+
+    assert result.code == 0, result.output
+    assert f"Created directory {directory}" in result.out
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "001_first_table.down.sql",
+        "001_first_table.up.sql",
+    ]
+
+
+def test_a_missing_directory_that_is_not_written_to_is_still_an_error(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path, settings: Any
+) -> None:
+    missing = tmp_path / "gone"
+    settings.SQLMIGRATIONS_DIRS = [missing, migrations.path]
+
+    result = target.run("sqlmigrate_new", "x")
+
+    assert result.code == 2
+    assert f"migrations directory {missing} does not exist" in result.err
+    assert not missing.exists() and not list(migrations.path.iterdir())

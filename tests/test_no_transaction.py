@@ -87,7 +87,8 @@ def test_failure_midway_is_recorded_and_blocks_every_later_run(
     again = failed_midway.run("sqlmigrate_up")
 
     assert "t_a_idx" in index_names(failed_midway)  # the first statement stays done
-    assert " [!] 002_indexes  failed midway outside a transaction" in status.out
+    # Labels are padded to the longest (003_create_later) so the columns align.
+    assert " [!] 002_indexes       failed midway outside a transaction" in status.out
     assert failed_midway.run("sqlmigrate_status", "--check").code == 1
     assert again.code == 2
     assert again.err.startswith(

@@ -89,6 +89,9 @@ def test_json_output_for_scripts(target: TargetDatabase, migrations: MigrationFi
         "checksum": second["checksum"],
         "problems": [],
         "out_of_order": False,
+        "up_file": str(migrations.path / "002_create_b.up.sql"),
+        "down_file": str(migrations.path / "002_create_b.down.sql"),
+        "variant": None,
     }
 
 
@@ -131,3 +134,62 @@ def test_check_exits_1_on_drift(target: TargetDatabase, migrations: MigrationFil
     assert json.loads(result.out)["problems"] == [
         "001_create_a: applied, but its up file has changed since (checksum differs)"
     ]
+
+
+def test_columns_are_aligned_and_verbosity_2_shows_each_file_and_variant(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.pair("002_a_much_longer_name", "SELECT 1;", "SELECT 1;")
+    migrations.write(f"002_a_much_longer_name.{target.vendor}.up.sql", "SELECT 2;")
+    assert target.run("sqlmigrate_up", "--target", "1").code == 0
+
+    normal = target.run("sqlmigrate_status").out.splitlines()
+    detailed = target.run("sqlmigrate_status", "-v", "2").out.splitlines()
+    data = json.loads(target.run("sqlmigrate_status", "--json").out)
+
+    assert normal[1].index("applied") == normal[2].index("pending")
+    assert normal[1].startswith(" [X] " + "001_create_a".ljust(22) + "  applied ")
+    up = migrations.path / "001_create_a.up.sql"
+    variant = migrations.path / f"002_a_much_longer_name.{target.vendor}.up.sql"
+    assert f" [X] {'001_create_a'.ljust(22)}  {up}" in detailed[1]
+    assert f" [ ] 002_a_much_longer_name  {variant}  pending" == detailed[2]
+    assert detailed[1].index("applied") == detailed[2].index("pending")
+    first, second = data["migrations"]
+    assert (first["up_file"], first["variant"]) == (str(up), None)
+    assert (second["up_file"], second["variant"]) == (str(variant), target.vendor)
+    assert second["down_file"] == str(migrations.path / "002_a_much_longer_name.down.sql")
+
+
+def test_a_failed_no_transaction_migration_is_not_counted_as_applied(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+    migrations.pair(
+        "002_outside",
+        "-- sqlmigrate: no-transaction\nCREATE TABLE b (id integer);\nSELECT * FROM nope;\n",
+        "DROP TABLE b;\n",
+    )
+    assert target.run("sqlmigrate_up").code == 1
+
+    text = target.run("sqlmigrate_status")
+    data = json.loads(target.run("sqlmigrate_status", "--json").out)
+
+    assert "1 applied, 0 pending, 1 with problems (1 failed)." in text.out
+    assert " [!] 002_outside   failed midway outside a transaction" in text.out
+    assert [m["state"] for m in data["migrations"]] == ["applied", "failed"]
+
+
+def test_verbosity_0_prints_nothing_but_json_and_errors(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    migrations.table(1, "a")
+
+    quiet = target.run("sqlmigrate_status", "-v", "0")
+    gate = target.run("sqlmigrate_status", "-v", "0", "--check")
+    data = target.run("sqlmigrate_status", "-v", "0", "--json")
+
+    assert (quiet.code, quiet.output) == (0, "")
+    assert (gate.code, gate.out) == (1, "")
+    assert gate.err == "check failed: 1 pending, 0 with problems"
+    assert json.loads(data.out)["pending"] == [1]

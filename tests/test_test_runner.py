@@ -4,7 +4,6 @@ what is pending."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
-    REPO,
     MigrationFiles,
     TargetDatabase,
+    copy_backend_migrations,
     drop_postgres_database,
     manage,
     postgres_url_for,
@@ -25,9 +24,7 @@ from tests.conftest import (
 @pytest.fixture
 def project_migrations(tmp_path: Path) -> MigrationFiles:
     """A copy of backend's SQL migrations that a test can add a file to."""
-    path = tmp_path / "sql"
-    shutil.copytree(REPO / "backend" / "db" / "migrations", path)
-    return MigrationFiles(path)
+    return MigrationFiles(copy_backend_migrations(tmp_path / "sql"))
 
 
 @pytest.fixture

@@ -31,13 +31,15 @@ if TYPE_CHECKING:
 OnWait = Callable[[str], None]
 
 
-@dataclass(frozen=True)
+@dataclass
 class HistoryChange:
     """The history row a migration's transaction writes: inserted (up) or deleted (down)."""
 
     migration: Migration
     applied: bool
     started: float  # time.perf_counter() when the migration began, for execution_ms
+    # What the row holds once written (up only): the duration every report prints.
+    execution_ms: int | None = None
 
     def elapsed_ms(self) -> int:
         return round((time.perf_counter() - self.started) * 1000)

@@ -256,7 +256,9 @@ class PostgreSQL(Vendor):
         with self.history_failures():  # nothing of the migration was sent yet
             self.before_message()
         try:
-            run_batch(self.connection, [*(s.sql for s in statements), *restore, history], setup)
+            stored = run_batch(
+                self.connection, [*(s.sql for s in statements), *restore, history], setup
+            )
         except BatchFailed as failed:
             # Past the file's statements: restoring the session, its history row,
             # or COMMIT (a deferred constraint), which have no line in the file;
@@ -273,6 +275,8 @@ class PostgreSQL(Vendor):
             # The exchange itself broke (the connection was lost): the server may
             # have committed the whole message, or none of it.
             raise StatementFailed(None, exc, self, outcome_unknown=True) from exc
+        if change.applied and stored is not None:
+            change.execution_ms = int(stored)
 
     # Waiting for other sessions ----------------------------------------------
 

@@ -1,14 +1,12 @@
-"""What the three commands share: --database, clean errors and progress output."""
+"""What every sqlmigrate_* command shares: --database, options never abbreviated, --version,
+clean errors and exit codes, and progress output with one meaning of -v."""
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import traceback
 from argparse import ArgumentParser, ArgumentTypeError
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -18,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import Error as DjangoDatabaseError
 from django.db import connections
 
+import sqlmigrations
 from sqlmigrations import conf
 from sqlmigrations.database import describe
 from sqlmigrations.errors import SqlMigrationsError, mask_secrets, one_line
@@ -26,8 +25,9 @@ from sqlmigrations.files import MAX_VERSION
 from sqlmigrations.vendors.sqlite import is_busy_error
 from sqlmigrations.waits import MAX_SECONDS
 
-# schema_migrations.version is a signed 64-bit integer: no version can be larger.
 INTERRUPTED = 130
+# A run of this many migrations or more numbers its lines: [ 12/500] Applying ...
+COUNTER_FROM = 10
 
 
 class Interrupted(SqlMigrationsError):
@@ -136,9 +136,16 @@ class SqlMigrationsCommand(BaseCommand):
         self.done_verb = "applied"
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # No abbreviations: argparse would take --backup for --backup-dir, and an option
+        # added later would silently change what an abbreviation already in a script means.
+        kwargs.setdefault("allow_abbrev", False)
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = OneLineErrorParser
         return parser
+
+    def get_version(self) -> str:
+        """--version prints the app's version, not Django's."""
+        return sqlmigrations.__version__
 
     def run_from_argv(self, argv: list[str]) -> None:
         self.ctrl_c.install()
@@ -237,8 +244,7 @@ class SqlMigrationsCommand(BaseCommand):
         alias = options["database"]
         try:
             try:
-                with quiet_log_fallback():
-                    self.run(**options)
+                self.run(**options)
             finally:
                 self.ctrl_c.finish()
         except KeyboardInterrupt as exc:
@@ -300,9 +306,7 @@ class SqlMigrationsCommand(BaseCommand):
         elif event == "backup":
             self.stdout.write(f"Backup written to {progress.message}")
         elif event in ("apply_start", "unapply_start"):
-            word = "Applying" if event == "apply_start" else "Unapplying"
-            self.stdout.write(f"  {word} {migration}...", ending="")
-            self.stdout.flush()
+            self.report_start(progress)
         elif event in ("apply_success", "unapply_success"):
             if progress.message == "faked":
                 self.stdout.write(self.style.SUCCESS(" FAKED"))
@@ -311,8 +315,33 @@ class SqlMigrationsCommand(BaseCommand):
         elif event == "failure":
             self.stdout.write(self.style.ERROR(" FAILED"))
 
+    def report_start(self, progress: Progress) -> None:
+        """'  Applying 001_x...' (the result ends the line). A run of COUNTER_FROM or more
+        migrations numbers them; -v 2 names the file, -v 3 first prints its statements."""
+        word = "Applying" if progress.event == "apply_start" else "Unapplying"
+        step, counter = progress.step, progress.counter
+        if step is not None and self.verbosity >= 3 and progress.message != "again":
+            self.print_statements(step)
+        prefix = ""
+        if counter is not None and counter[1] >= COUNTER_FROM:
+            prefix = f"[{counter[0]:>{len(str(counter[1]))}}/{counter[1]}] "
+        file = f" ({step.sql_file.path.name})" if step is not None and self.verbosity >= 2 else ""
+        self.stdout.write(f"  {prefix}{word} {progress.migration}{file}...", ending="")
+        self.stdout.flush()
+
+    def print_statements(self, step: Step) -> None:
+        """Each statement as the runner sends it, under its file:line."""
+        name = step.sql_file.path.name
+        for statement in step.statements:
+            self.stdout.write(self.style.MIGRATE_LABEL(f"    -- {name}:{statement.line}"))
+            for line in statement.sql.strip("\n").splitlines():
+                self.stdout.write(f"    {line}")
+
     def print_plan(self, plan: list[Step], verb: str, *, empty: str) -> None:
-        """The --dry-run output: the plan, then each file's SQL as it would run."""
+        """The --dry-run output: the plan, then each file's SQL as it would run (at -v 3,
+        as the statements the runner would send)."""
+        if self.verbosity < 1:
+            return
         if not plan:
             self.stdout.write(empty)
             return
@@ -320,29 +349,15 @@ class SqlMigrationsCommand(BaseCommand):
             self.style.MIGRATE_HEADING("Planned operations (dry run, nothing is changed):")
         )
         for step in plan:
-            self.stdout.write(f"  {verb} {step.migration}")
-        if self.verbosity >= 1:
-            for step in plan:
-                self.stdout.write("")
-                self.stdout.write(self.style.MIGRATE_LABEL(f"-- {step.sql_file.path.name}"))
-                self.stdout.write(step.sql_file.text.rstrip("\n"))
-
-
-@contextmanager
-def quiet_log_fallback() -> Iterator[None]:
-    """With no logging configured, Python's last-resort handler would repeat each
-    warning and error of the sqlmigrations logger on stderr, before the command's own
-    line; the command says it all, so that echo is muted while it runs."""
-    logger = logging.getLogger("sqlmigrations")
-    if logger.hasHandlers():
-        yield
-        return
-    null = logging.NullHandler()
-    logger.addHandler(null)
-    try:
-        yield
-    finally:
-        logger.removeHandler(null)
+            file = f" ({step.sql_file.path})" if self.verbosity >= 2 else ""
+            self.stdout.write(f"  {verb} {step.migration}{file}")
+        for step in plan:
+            self.stdout.write("")
+            if self.verbosity >= 3:
+                self.print_statements(step)
+                continue
+            self.stdout.write(self.style.MIGRATE_LABEL(f"-- {step.sql_file.path.name}"))
+            self.stdout.write(step.sql_file.text.rstrip("\n"))
 
 
 def waited_for_sqlite_lock(exc: BaseException) -> bool:

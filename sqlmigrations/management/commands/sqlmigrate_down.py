@@ -45,12 +45,19 @@ class Command(SqlMigrationsCommand):
             help="Do not ask for confirmation (needed when there is no terminal).",
         )
         self.add_fake(parser, "Remove the migrations' rows")
-        parser.add_argument(
+        backup = parser.add_mutually_exclusive_group()
+        backup.add_argument(
+            "--backup",
+            action="store_true",
+            default=True,
+            help="Write a backup first (the default: rolling back destroys data; a failed "
+            "backup stops the run).",
+        )
+        backup.add_argument(
             "--no-backup",
             action="store_false",
             dest="backup",
-            help="Do not write a backup first (by default one is written, because "
-            "rolling back destroys data; a failed backup stops the run).",
+            help="Do not write a backup first.",
         )
         self.add_backup_dir(parser)
         self.add_lock_timeout(parser)

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import DatabaseError
 
 from sqlmigrations import conf
-from sqlmigrations.database import get_connection
+from sqlmigrations.database import describe, get_connection
 from sqlmigrations.errors import SqlMigrationsError, UsageError, one_line
 from sqlmigrations.executor import Executor
 from sqlmigrations.files import MAX_VERSION, directory_key, load_migrations
@@ -53,8 +53,14 @@ class Command(SqlMigrationsCommand):
         directory = options["dir"] or dirs[-1]
         if directory_key(directory) not in {directory_key(d) for d in dirs}:
             raise UsageError(f"{directory} is not one of the migration directories of '{alias}'")
+        # The directory to write to is created if missing (a project's first migration);
+        # any other missing directory is still an error.
+        create = not directory.exists()
         # Reading the whole set also validates it: never number after a broken set.
-        existing = load_migrations(dirs, get_connection(alias).vendor)
+        existing = load_migrations(
+            [d for d in dirs if not (create and directory_key(d) == directory_key(directory))],
+            get_connection(alias).vendor,
+        )
         highest = max([m.version for m in existing] + self.applied_versions(alias), default=0)
         if highest >= MAX_VERSION:
             owner = next(
@@ -70,13 +76,22 @@ class Command(SqlMigrationsCommand):
         label = f"{version:0{width}d}_{name}"
         up, down = directory / f"{label}.up.sql", directory / f"{label}.down.sql"
         description = " ".join(options["description"].split())
-        write_pair(
-            {
-                up: f"-- {label}: {description}\n\n",
-                down: f"-- {label}: undo {description}\n\n",
-            }
-        )
+        if create:
+            make_directory(directory)
+        try:
+            write_pair(
+                {
+                    up: f"-- {label}: {description}\n\n",
+                    down: f"-- {label}: undo {description}\n\n",
+                }
+            )
+        except BaseException:
+            if create:
+                directory.rmdir()  # empty again: write_pair removed what it wrote
+            raise
         if self.verbosity >= 1:
+            if create:
+                self.stdout.write(f"Created directory {directory}")
             self.stdout.write(f"Created {up}")
             self.stdout.write(f"Created {down}")
 
@@ -87,11 +102,24 @@ class Command(SqlMigrationsCommand):
         """Versions applied on the database, if it can be read: a version applied from
         another branch, whose files are not here, must not be reused."""
         try:
-            return [s.version for s in Executor(alias).status() if s.applied]
+            executor = Executor(alias)
+            if self.verbosity >= 2:
+                self.stdout.write(f"Database: {describe(executor.connection)}")
+            return [s.version for s in executor.status() if s.applied]
         except (SqlMigrationsError, DatabaseError) as exc:
             if self.verbosity >= 2:
                 self.stdout.write(f"Numbering from the files alone: {one_line(str(exc))}")
             return []
+
+
+def make_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the migration directory {directory}: {exc.strerror}; "
+            "no file was created"
+        ) from exc
 
 
 def write_pair(files: dict[Path, str]) -> None:

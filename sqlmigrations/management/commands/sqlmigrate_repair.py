@@ -3,8 +3,6 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
-from sqlmigrations.executor import Executor
-
 from ._base import SqlMigrationsCommand, waited_for_sqlite_lock
 
 
@@ -25,9 +23,7 @@ class Command(SqlMigrationsCommand):
         self.add_lock_timeout(parser)
 
     def run(self, **options: Any) -> None:
-        executor = Executor(
-            options["database"], progress=self.report, lock_timeout=options["lock_timeout"]
-        )
+        executor = self.make_executor(options)
         changes = executor.repair(dry_run=options["dry_run"])
         if self.verbosity < 1:
             return

@@ -1,0 +1,29 @@
+"""Django's migrate, whose --check also fails while SQL migrations are pending when
+SQLMIGRATIONS_APPLY_ON_MIGRATE = True says migrate applies them (testdb.py)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.commands.migrate import Command as DjangoMigrate
+
+from sqlmigrations import conf
+from sqlmigrations.pending import outlook
+
+
+class Command(DjangoMigrate):
+    def handle(self, *args: Any, **options: Any) -> None:
+        super().handle(*args, **options)  # exits 1 itself if Django's own are pending
+        if not options["check_unapplied"] or conf.apply_on_migrate() is not True:
+            return
+        found = outlook(options["database"])
+        if found is not None and (found.pending or found.error):
+            if options["verbosity"] >= 1:
+                self.stderr.write(
+                    f"SQL migrations pending on database '{options['database']}': "
+                    f"{found.pending_text}"
+                    if found.pending
+                    else f"cannot read the SQL migration history: {found.error}"
+                )
+            sys.exit(1)
