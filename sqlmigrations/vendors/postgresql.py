@@ -23,6 +23,7 @@ from sqlmigrations.errors import (
     one_line,
 )
 from sqlmigrations.sql import Statement, _split_postgresql
+from sqlmigrations.vendors import pg_verify
 from sqlmigrations.vendors.base import (
     Blockers,
     HistoryChange,
@@ -47,6 +48,7 @@ from sqlmigrations.waits import milliseconds
 
 if TYPE_CHECKING:
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.snapshot import Snapshot
     from sqlmigrations.waits import WaitLimits
 
 
@@ -299,6 +301,20 @@ class PostgreSQL(Vendor):
             f"no answer within {timeout}s (connect timeout: SQLMIGRATIONS_CONNECT_TIMEOUT, "
             "or connect_timeout in the URL or OPTIONS)"
         )
+
+    # Verifying (see pg_verify.py) ------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return pg_verify.snapshot(self.connection)
+
+    def scratch_name(self) -> str:
+        return pg_verify.scratch_name(self.connection)
+
+    def create_scratch(self, name: str, *, keep: bool, replace: bool) -> bool:
+        return pg_verify.create_scratch(self.connection, name, keep=keep, replace=replace)
+
+    def drop_scratch(self, name: str) -> None:
+        pg_verify.drop_scratch(self.connection, name)
 
     def backup(self, path: Path) -> None:
         from sqlmigrations.backup import backup_postgresql

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from typing import Any
+
+from sqlmigrations.errors import SqlMigrationsError
+from sqlmigrations.files import Migration
+from sqlmigrations.verify import Outcome, Report, Verifier
+
+from ._base import SqlMigrationsCommand, version_number
+
+
+class NotReversible(SqlMigrationsError):
+    """Some down file does not undo its up file (exit 1)."""
+
+
+class Command(SqlMigrationsCommand):
+    help = (
+        "Check that every down file undoes its up file: on a scratch database, apply, "
+        "revert and re-apply each migration in order, comparing the schema each time."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--from",
+            dest="start",
+            type=version_number,
+            default=0,
+            metavar="VERSION",
+            help="Apply migrations up to and including VERSION without checking them "
+            "(a known-good point), and check only the later ones.",
+        )
+        parser.add_argument(
+            "--keepdb",
+            action="store_true",
+            help="Reuse the scratch database if it exists (first rolling back what it "
+            "holds after --from) and keep it afterwards, as Django's test --keepdb does.",
+        )
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="Drop a scratch database left by an earlier run instead of stopping.",
+        )
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="Output: text for people (default), or json for scripts.",
+        )
+        self.add_lock_timeout(parser)
+
+    def interrupted_message(self, exc: KeyboardInterrupt) -> str:
+        return "interrupted; only the scratch database was changed."
+
+    def run(self, **options: Any) -> None:
+        text = options["format"] == "text"
+        verifier = Verifier(
+            options["database"],
+            start=options["start"],
+            keep=options["keepdb"],
+            replace=options["replace"],
+            on_start=self.started if text else lambda _: None,
+            on_outcome=self.finished if text else lambda _: None,
+            on_wait=self.stdout.write,
+            lock_timeout=options["lock_timeout"],
+        )
+        if text and self.verbosity >= 1:
+            todo = sum(1 for m in verifier.migrations if m.version > options["start"])
+            kept = "kept" if options["keepdb"] else "dropped"
+            self.stdout.write(
+                f"Verifying {todo} migration{'s' if todo != 1 else ''} on the scratch "
+                f"database {verifier.scratch} ({kept} afterwards)..."
+            )
+        report = verifier.run()
+        if text:
+            self.summary(report)
+        else:
+            self.stdout.write(json.dumps(as_json(report), indent=2))
+        if report.irreversible:
+            raise NotReversible(failure_line(report))
+
+    def started(self, migration: Migration) -> None:
+        if self.verbosity >= 1:
+            self.stdout.write(f"  {migration}...", ending="")
+            self.stdout.flush()
+
+    def finished(self, outcome: Outcome) -> None:
+        if self.verbosity < 1:
+            return
+        if outcome.status == "reversible":
+            self.stdout.write(self.style.SUCCESS(" reversible"))
+            return
+        self.stdout.write(self.style.ERROR(f" {outcome.status.upper()}"))
+        for line in outcome.lines():
+            for part in line.splitlines():
+                self.stdout.write(f"      {part}")
+
+    def summary(self, report: Report) -> None:
+        if self.verbosity < 1:
+            return
+        checked = sum(1 for o in report.outcomes if o.status != "not verified")
+        if not report.outcomes:
+            self.stdout.write(f"No migrations after {report.start} to verify.")
+        elif not report.irreversible:
+            self.stdout.write(f"All {checked} migrations are reversible.")
+
+
+def failure_line(report: Report) -> str:
+    bad = [o for o in report.outcomes if o.status == "irreversible"]
+    parts = []
+    if bad:
+        parts.append(
+            f"{len(bad)} migration{'s' if len(bad) != 1 else ''} not reversible: "
+            + ", ".join(o.migration.label for o in bad)
+        )
+    for outcome in report.outcomes:
+        if outcome.status == "failed":
+            skipped = sum(1 for o in report.outcomes if o.status == "not verified")
+            parts.append(
+                f"{outcome.migration.label} failed to run"
+                + (f", so {skipped} later migrations were not verified" if skipped else "")
+            )
+    return "; ".join(parts)
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    return {
+        "database": report.database,
+        "vendor": report.vendor,
+        "scratch_database": report.scratch,
+        "kept": report.kept,
+        "from": report.start,
+        "reversible": not report.irreversible,
+        "irreversible": [o.migration.label for o in report.irreversible],
+        "migrations": [o.as_json() for o in report.outcomes],
+    }
