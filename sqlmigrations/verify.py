@@ -38,6 +38,7 @@ class Outcome:
     status: str = "not verified"
     differences: list[tuple[str, Difference]] = field(default_factory=list)  # (step, what)
     error: str | None = None
+    step: str = ""  # the file running, for the error
 
     def lines(self) -> list[str]:
         found = [d.describe(*MOMENTS[step]) for step, d in self.differences]
@@ -75,13 +76,15 @@ class Verifier:
         start: int = 0,
         keep: bool = False,
         replace: bool = False,
+        on_begin: Callable[[int], None] = lambda _: None,
         on_start: Callable[[Migration], None] = lambda _: None,
         on_outcome: Callable[[Outcome], None] = lambda _: None,
         on_wait: Callable[[str], None] = lambda _: None,
         lock_timeout: float | None = None,
     ):
         self.alias, self.start, self.keep, self.replace = alias, start, keep, replace
-        self.on_start, self.on_outcome, self.on_wait = on_start, on_outcome, on_wait
+        self.on_begin, self.on_start = on_begin, on_start
+        self.on_outcome, self.on_wait = on_outcome, on_wait
         self.lock_timeout = lock_timeout
         # Reads and checks every file of both directions before anything is created.
         self.files = Executor(alias)
@@ -103,6 +106,7 @@ class Verifier:
         with self._scratch_executor() as executor, executor.one_by_one():
             # The scratch executor's own reading of the same files.
             outcomes += [Outcome(m) for m in executor.migrations() if m.version > self.start]
+            self.on_begin(len(outcomes))
             self._bring_to_start(executor)
             snapshot = executor.database.snapshot()
             for outcome in outcomes:
@@ -110,7 +114,13 @@ class Verifier:
                 try:
                     snapshot = self._verify(executor, outcome, snapshot)
                 except MigrationFailed as exc:
-                    outcome.status, outcome.error = "failed", str(exc)
+                    # What the down file left behind often makes the second up fail.
+                    outcome.status = "irreversible" if outcome.differences else "failed"
+                    code = f" ({exc.code})" if exc.code else ""
+                    outcome.error = "\n".join(
+                        [f"the {outcome.step} failed: {exc.location}: {exc.db_message}{code}"]
+                        + [f"  {note}" for note in exc.notes]
+                    )
                     self.on_outcome(outcome)
                     break  # the database is not what later migrations expect
                 self.on_outcome(outcome)
@@ -118,10 +128,13 @@ class Verifier:
 
     def _verify(self, executor: Executor, outcome: Outcome, before: Snapshot) -> Snapshot:
         migration = outcome.migration
+        outcome.step = "up file"
         executor.run_one(migration, "up")
         after_up = executor.database.snapshot()
+        outcome.step = "down file"
         executor.run_one(migration, "down")
         outcome.differences += [("down", d) for d in compare(before, executor.database.snapshot())]
+        outcome.step = "up file's second run"
         executor.run_one(migration, "up")
         after_again = executor.database.snapshot()
         outcome.differences += [("up again", d) for d in compare(after_up, after_again)]

@@ -61,18 +61,13 @@ class Command(SqlMigrationsCommand):
             start=options["start"],
             keep=options["keepdb"],
             replace=options["replace"],
+            on_begin=lambda count: self.begin(count, options) if text else None,
             on_start=self.started if text else lambda _: None,
             on_outcome=self.finished if text else lambda _: None,
             on_wait=self.stdout.write,
             lock_timeout=options["lock_timeout"],
         )
-        if text and self.verbosity >= 1:
-            todo = sum(1 for m in verifier.migrations if m.version > options["start"])
-            kept = "kept" if options["keepdb"] else "dropped"
-            self.stdout.write(
-                f"Verifying {todo} migration{'s' if todo != 1 else ''} on the scratch "
-                f"database {verifier.scratch} ({kept} afterwards)..."
-            )
+        self.verifier = verifier
         report = verifier.run()
         if text:
             self.summary(report)
@@ -80,6 +75,15 @@ class Command(SqlMigrationsCommand):
             self.stdout.write(json.dumps(as_json(report), indent=2))
         if report.irreversible:
             raise NotReversible(failure_line(report))
+
+    def begin(self, count: int, options: dict[str, Any]) -> None:
+        """The scratch database is ready: say which, and how many will be verified."""
+        if self.verbosity >= 1:
+            kept = "kept" if options["keepdb"] else "dropped"
+            self.stdout.write(
+                f"Verifying {count} migration{'s' if count != 1 else ''} on the scratch "
+                f"database {self.verifier.scratch} ({kept} afterwards)..."
+            )
 
     def started(self, migration: Migration) -> None:
         if self.verbosity >= 1:
@@ -108,20 +112,15 @@ class Command(SqlMigrationsCommand):
 
 
 def failure_line(report: Report) -> str:
-    bad = [o for o in report.outcomes if o.status == "irreversible"]
+    """Every migration that failed the check, named, on one line."""
     parts = []
-    if bad:
-        parts.append(
-            f"{len(bad)} migration{'s' if len(bad) != 1 else ''} not reversible: "
-            + ", ".join(o.migration.label for o in bad)
-        )
-    for outcome in report.outcomes:
-        if outcome.status == "failed":
-            skipped = sum(1 for o in report.outcomes if o.status == "not verified")
-            parts.append(
-                f"{outcome.migration.label} failed to run"
-                + (f", so {skipped} later migrations were not verified" if skipped else "")
-            )
+    if bad := [o.migration.label for o in report.outcomes if o.status == "irreversible"]:
+        parts.append(f"not reversible: {', '.join(bad)}")
+    parts += [
+        f"{o.migration.label}: its {o.step} failed" for o in report.outcomes if o.status == "failed"
+    ]
+    if skipped := sum(1 for o in report.outcomes if o.status == "not verified"):
+        parts.append(f"{skipped} later migration{'s' if skipped != 1 else ''} not verified")
     return "; ".join(parts)
 
 
