@@ -44,6 +44,7 @@ from sqlmigrations.vendors.pg_session import (
     capture_session,
     turns_strings_off,
 )
+from sqlmigrations.vendors.pg_snapshot import Catalog
 from sqlmigrations.waits import milliseconds
 
 if TYPE_CHECKING:
@@ -304,8 +305,12 @@ class PostgreSQL(Vendor):
 
     # Verifying (see pg_verify.py) ------------------------------------------------
 
+    _catalog: Catalog | None = None
+
     def snapshot(self) -> Snapshot:
-        return pg_verify.snapshot(self.connection)
+        if self._catalog is None:
+            self._catalog = Catalog()  # keeps definitions between this vendor's snapshots
+        return self._catalog.snapshot(self.connection)
 
     def scratch_name(self) -> str:
         return pg_verify.scratch_name(self.connection)
