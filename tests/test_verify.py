@@ -469,3 +469,57 @@ def test_a_real_process_prints_one_line_and_exit_code(
     assert result.code == 1
     assert result.err == "CommandError: not reversible: 001_create_a\n"
     assert not (tmp_path / "test_db.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("up", "down", "expected"),
+    [
+        (
+            "ALTER TABLE a ALTER COLUMN n SET DEFAULT 5;",
+            "SELECT 1;",
+            "changed: column public.a.n: 'integer NULL position 2' before the up file, "
+            "'integer NULL DEFAULT 5 position 2' after the down file",
+        ),
+        (
+            "ALTER TABLE a ALTER COLUMN n TYPE bigint;",
+            "SELECT 1;",
+            "changed: column public.a.n: 'integer NULL position 2' before the up file, "
+            "'bigint NULL position 2' after the down file",
+        ),
+        (
+            "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'great';",
+            "SELECT 1;",
+            "changed: type public.mood: \"enum ('sad', 'ok')\" before the up file, "
+            "\"enum ('sad', 'ok', 'great')\" after the down file",
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION f() RETURNS integer LANGUAGE sql AS $$ SELECT 2 $$;",
+            "SELECT 1;",
+            "changed: function public.f(): its definition differs after the down file from "
+            "before the up file",
+        ),
+        (
+            "ALTER TABLE a RENAME TO b;",
+            "SELECT 1;",
+            "missing after the down file: table public.a (present before the up file)",
+        ),
+    ],
+)
+def test_a_down_file_that_does_not_undo_a_change_in_place(
+    postgres: TargetDatabase, migrations: MigrationFiles, up: str, down: str, expected: str
+) -> None:
+    """Objects changed, not created: each snapshot reads their catalog rows anew."""
+    migrations.pair(
+        "001_base",
+        "CREATE TABLE a (id integer PRIMARY KEY, n integer);\n"
+        "CREATE TYPE mood AS ENUM ('sad', 'ok');\n"
+        "CREATE FUNCTION f() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;\n",
+        "DROP TABLE a;\nDROP TYPE mood;\nDROP FUNCTION f();\n",
+    )
+    migrations.pair("002_change", f"{up}\n", f"{down}\n")
+
+    result = postgres.run("sqlmigrate_verify")
+
+    assert result.code == 1, result.output
+    assert f"      {expected}" in result.out.splitlines()
+    assert result.err.startswith("not reversible: 002_change")

@@ -28,7 +28,9 @@ WITH ns AS (
 ), member AS (
     SELECT objid FROM pg_catalog.pg_depend WHERE deptype = 'e'
 ), rel AS (
-    SELECT c.*, c.xmin::text AS row_xmin, ns.schema || '.' || quote_ident(c.relname) AS name
+    SELECT c.*, c.xmin::text AS row_xmin, ns.schema || '.' || quote_ident(c.relname) AS name,
+           pg_catalog.pg_stat_get_tuples_inserted(c.oid) || ':'
+           || pg_catalog.pg_stat_get_tuples_deleted(c.oid) || ':' || c.relfilenode AS writes
     FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S', 'c')
       AND c.oid NOT IN (SELECT objid FROM member)
@@ -38,12 +40,13 @@ WITH ns AS (
     WHERE t.typrelid = 0 AND t.typtype IN ('b', 'd', 'e', 'r')
       AND t.oid NOT IN (SELECT objid FROM member)
       -- An array type is made with its element type, and goes with it.
-      AND NOT EXISTS (SELECT FROM pg_catalog.pg_type el WHERE el.typarray = t.oid)
+      AND t.oid NOT IN (SELECT typarray FROM pg_catalog.pg_type)
 )
 """
 
-# (group, oid, version, row count of a table). Rows are data, so always counted;
-# an empty file (size 0) holds no rows, and is not scanned.
+# (group, oid, version, row count of a table, its writes). An empty file (size 0)
+# holds no rows; a table whose inserted and deleted counts and file are as when it
+# was last counted holds as many rows as then ('' asks the caller for that count).
 VERSIONS_SQL = (
     COMMON
     + r"""
@@ -86,35 +89,47 @@ SELECT 'relation', rel.oid,
        concat_ws('/', rel.row_xmin, string_agg(part.n || '=' || part.v, '/' ORDER BY part.n)),
        CASE WHEN rel.relkind <> 'r' THEN NULL
             WHEN pg_catalog.pg_relation_size(rel.oid) = 0 THEN '0'
+            -- Counted as before: no row inserted or deleted since (see Catalog).
+            WHEN rel.oid || ':' || rel.writes = ANY(%(unchanged)s::text[]) THEN ''
             ELSE substring(query_to_xml('SELECT count(*) AS n FROM ONLY ' || rel.name,
-                                        false, true, '')::text FROM '<n>(\d+)</n>') END
+                                        false, true, '')::text FROM '<n>(\d+)</n>') END,
+       rel.writes
 FROM rel LEFT JOIN part ON part.rel = rel.oid AND part.n <= 8
-GROUP BY rel.oid, rel.row_xmin, rel.relkind, rel.name
+GROUP BY rel.oid, rel.row_xmin, rel.relkind, rel.name, rel.writes
 UNION ALL
 SELECT 'type', types.oid,
        concat_ws('/', types.row_xmin, string_agg(part.n || '=' || part.v, '/' ORDER BY part.n)),
-       NULL
+       NULL, NULL
 FROM types LEFT JOIN part ON part.rel = types.oid AND part.n > 8
 GROUP BY types.oid, types.row_xmin
 UNION ALL
-SELECT 'function', p.oid, p.xmin::text, NULL
+SELECT 'function', p.oid, p.xmin::text, NULL, NULL
 FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
 WHERE p.oid NOT IN (SELECT objid FROM member)
 UNION ALL
-SELECT 'schema', ns.oid, n.xmin::text, NULL
+SELECT 'schema', ns.oid, n.xmin::text, NULL, NULL
 FROM ns JOIN pg_catalog.pg_namespace n ON n.oid = ns.oid
 WHERE ns.oid NOT IN (SELECT objid FROM member)
 UNION ALL
-SELECT 'extension', e.oid, e.xmin::text, NULL FROM pg_catalog.pg_extension e
+SELECT 'extension', e.oid, e.xmin::text, NULL, NULL FROM pg_catalog.pg_extension e
 """
 )
 
 # (group, oid, kind, name, definition) of the groups whose oids are given; names are
 # schema-qualified and quoted as SQL would need them, a column's or constraint's
 # under its table's name.
-DEFINITIONS_SQL = (
-    COMMON
-    + r"""
+DEFINITIONS_SQL = r"""
+WITH ns AS (
+    SELECT oid, quote_ident(nspname) AS schema FROM pg_catalog.pg_namespace
+), rel AS (
+    SELECT c.*, ns.schema || '.' || quote_ident(c.relname) AS name
+    FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
+    WHERE c.oid = ANY(%(relation)s::oid[])
+), types AS (
+    SELECT t.*, ns.schema || '.' || quote_ident(t.typname) AS name
+    FROM pg_catalog.pg_type t JOIN ns ON ns.oid = t.typnamespace
+    WHERE t.oid = ANY(%(type)s::oid[])
+)
 SELECT 'schema', ns.oid, 'schema', schema, '' FROM ns WHERE ns.oid = ANY(%(schema)s::oid[])
 UNION ALL
 SELECT 'extension', e.oid, 'extension', quote_ident(extname),
@@ -219,22 +234,49 @@ SELECT 'type', types.oid, 'type', types.name,
            ELSE 'base type' END
 FROM types WHERE types.oid = ANY(%(type)s::oid[])
 """
-)
 
 GROUPS = ("relation", "type", "function", "schema", "extension")
 Group = tuple[str, int]  # (group, oid)
 
 
 class Catalog:
-    """Snapshots of one database, each group's definitions kept until its version changes."""
+    """Snapshots of one database, each group's definitions kept until its version
+    changes, and each table's row count until a row is inserted or deleted."""
 
     def __init__(self) -> None:
         self._known: dict[Group, tuple[str, list[tuple[str, str, str]]]] = {}
+        self._counted: dict[int, tuple[str, str]] = {}  # oid -> (writes, row count)
+        self._stats: bool | None = None
+
+    def _writes_are_counted(self, connection: BaseDatabaseWrapper) -> bool:
+        """Whether the server's per-table counts of inserted and deleted rows can say
+        that a table's rows are as last counted: PostgreSQL 15 can flush this
+        session's counts on demand (pg_stat_force_next_flush), and track_counts is on."""
+        if self._stats is None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT current_setting('server_version_num')::int >= 150000 "
+                    "AND current_setting('track_counts')::bool"
+                )
+                self._stats = bool(cursor.fetchone()[0])
+        return self._stats
 
     def snapshot(self, connection: BaseDatabaseWrapper) -> Snapshot:
+        unchanged: list[str] = []
         with connection.cursor() as cursor:
-            cursor.execute(VERSIONS_SQL)
-            versions = {(group, oid): (version, rows) for group, oid, version, rows in cursor}
+            if self._writes_are_counted(connection):
+                # The migration's counts are flushed when this statement ends, before
+                # the next is read (the server does it while idle).
+                cursor.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
+                unchanged = [f"{oid}:{writes}" for oid, (writes, _) in self._counted.items()]
+            cursor.execute(VERSIONS_SQL, {"unchanged": unchanged})
+            versions: dict[Group, tuple[str, str | None]] = {}
+            for group, oid, version, rows, writes in cursor.fetchall():
+                if rows == "":
+                    rows = self._counted[oid][1]
+                elif rows is not None:
+                    self._counted[oid] = (writes, rows)
+                versions[group, oid] = (version, rows)
             stale = [
                 key
                 for key, (version, _) in versions.items()
@@ -246,7 +288,7 @@ class Catalog:
                     wanted[group].append(oid)
                     self._known[group, oid] = (versions[group, oid][0], [])
                 cursor.execute(DEFINITIONS_SQL, wanted)
-                for group, oid, kind, name, definition in cursor:
+                for group, oid, kind, name, definition in cursor.fetchall():
                     self._known[group, oid][1].append((kind, name, definition))
         found: Snapshot = {}
         for key, (_, rows) in versions.items():
