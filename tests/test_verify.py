@@ -523,3 +523,33 @@ def test_a_down_file_that_does_not_undo_a_change_in_place(
     assert result.code == 1, result.output
     assert f"      {expected}" in result.out.splitlines()
     assert result.err.startswith("not reversible: 002_change")
+
+
+def test_ctrl_c_drops_the_scratch_database_and_says_so(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    import signal
+    import time
+
+    from tests.conftest import start_command
+
+    migrations.table(1, "a")
+    migrations.pair("002_slow", "SELECT pg_sleep(30);\n", "SELECT 1;\n")
+    proc = start_command(postgres, migrations, "sqlmigrate_verify")
+    deadline = time.monotonic() + 30
+    while not postgres.query(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND wait_event = 'PgSleep'",
+        (f"test_{postgres.name}",),
+    ):
+        assert time.monotonic() < deadline, "verify never reached the slow migration"
+        time.sleep(0.05)
+
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == (
+        "CommandError: interrupted; the scratch database was dropped, nothing else was changed."
+    )
+    assert not scratch_exists(postgres)
+    assert postgres.user_tables() == set()

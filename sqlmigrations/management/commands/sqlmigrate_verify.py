@@ -4,7 +4,7 @@ import json
 from argparse import ArgumentParser
 from typing import Any
 
-from sqlmigrations.errors import SqlMigrationsError
+from sqlmigrations.errors import MigrationInterrupted, SqlMigrationsError
 from sqlmigrations.files import Migration
 from sqlmigrations.verify import Outcome, Report, Verifier
 
@@ -51,11 +51,15 @@ class Command(SqlMigrationsCommand):
         )
         self.add_lock_timeout(parser)
 
+    keep = False
+
     def interrupted_message(self, exc: KeyboardInterrupt) -> str:
-        return "interrupted; only the scratch database was changed."
+        scratch = "kept (--keepdb)" if self.keep else "dropped"
+        return f"interrupted; the scratch database was {scratch}, nothing else was changed."
 
     def run(self, **options: Any) -> None:
         text = options["format"] == "text"
+        self.keep = options["keepdb"]
         verifier = Verifier(
             options["database"],
             start=options["start"],
@@ -68,7 +72,11 @@ class Command(SqlMigrationsCommand):
             lock_timeout=options["lock_timeout"],
         )
         self.verifier = verifier
-        report = verifier.run()
+        try:
+            report = verifier.run()
+        except MigrationInterrupted:
+            # Said as for any interruption here: only the scratch database changed.
+            raise KeyboardInterrupt from None
         if text:
             self.summary(report)
         else:
