@@ -56,7 +56,7 @@ VERSIONS_SQL = (
     GROUP BY attrelid
     UNION ALL
     SELECT 2, adrelid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
-    FROM pg_catalog.pg_attrdef GROUP BY adrelid
+    FROM pg_catalog.pg_attrdef WHERE adrelid IN (SELECT oid FROM rel) GROUP BY adrelid
     UNION ALL
     SELECT 3, i.indrelid, string_agg(i.indexrelid || ':' || i.xmin || ':' || ic.xmin, ','
                                      ORDER BY i.indexrelid)
@@ -67,23 +67,25 @@ VERSIONS_SQL = (
     FROM pg_catalog.pg_constraint WHERE conrelid IN (SELECT oid FROM rel) GROUP BY conrelid
     UNION ALL
     SELECT 5, tgrelid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
-    FROM pg_catalog.pg_trigger GROUP BY tgrelid
+    FROM pg_catalog.pg_trigger WHERE tgrelid IN (SELECT oid FROM rel) GROUP BY tgrelid
     UNION ALL
     SELECT 6, ev_class, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
-    FROM pg_catalog.pg_rewrite GROUP BY ev_class
+    FROM pg_catalog.pg_rewrite WHERE ev_class IN (SELECT oid FROM rel) GROUP BY ev_class
     UNION ALL
     SELECT 7, polrelid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
-    FROM pg_catalog.pg_policy GROUP BY polrelid
+    FROM pg_catalog.pg_policy WHERE polrelid IN (SELECT oid FROM rel) GROUP BY polrelid
     UNION ALL
-    SELECT 8, seqrelid, xmin::text FROM pg_catalog.pg_sequence
+    SELECT 8, seqrelid, xmin::text
+    FROM pg_catalog.pg_sequence WHERE seqrelid IN (SELECT oid FROM rel)
     UNION ALL
     SELECT 9, enumtypid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
-    FROM pg_catalog.pg_enum GROUP BY enumtypid
+    FROM pg_catalog.pg_enum WHERE enumtypid IN (SELECT oid FROM types) GROUP BY enumtypid
     UNION ALL
     SELECT 10, contypid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
-    FROM pg_catalog.pg_constraint WHERE contypid <> 0 GROUP BY contypid
+    FROM pg_catalog.pg_constraint WHERE contypid IN (SELECT oid FROM types) GROUP BY contypid
     UNION ALL
-    SELECT 11, rngtypid, xmin::text FROM pg_catalog.pg_range
+    SELECT 11, rngtypid, xmin::text
+    FROM pg_catalog.pg_range WHERE rngtypid IN (SELECT oid FROM types)
 )
 SELECT 'relation', rel.oid,
        concat_ws('/', rel.row_xmin, string_agg(part.n || '=' || part.v, '/' ORDER BY part.n)),
