@@ -553,3 +553,20 @@ def test_ctrl_c_drops_the_scratch_database_and_says_so(
     )
     assert not scratch_exists(postgres)
     assert postgres.user_tables() == set()
+
+
+def test_every_option_has_help() -> None:
+    from tests.conftest import manage
+
+    result = manage("sqlmigrate_verify", "--help")
+
+    assert result.code == 0
+    text = " ".join(result.out.split())
+    for option, words in [
+        ("--from VERSION", "Apply migrations up to and including VERSION"),
+        ("--keepdb", "Reuse the scratch database"),
+        ("--replace", "Drop a scratch database left by an earlier run"),
+        ("--format {text,json}", "Output: text for people"),
+        ("--lock-timeout SECONDS", "How long to wait for another runner"),
+    ]:
+        assert f"{option} {words}" in text
