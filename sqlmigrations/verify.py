@@ -10,6 +10,7 @@ the up, and after the second up with the one after the first.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -99,6 +100,16 @@ class Verifier:
             raise UsageError(f"--from {start} is not a migration version ({known})")
         self.vendor = vendor_for(get_connection(alias))
         self.scratch = self.vendor.scratch_name()
+        configured = str(self.vendor.connection.settings_dict["NAME"])
+        if self.scratch in (configured, os.path.realpath(configured)) or (
+            os.path.exists(configured)
+            and os.path.realpath(self.scratch) == os.path.realpath(configured)
+        ):
+            # Its TEST NAME names the database itself: verify would drop it.
+            raise UsageError(
+                f"the scratch database would be database '{alias}' itself ({self.scratch}): "
+                "give its TEST NAME another name; nothing was run"
+            )
 
     def run(self) -> Report:
         outcomes: list[Outcome] = []

@@ -570,3 +570,23 @@ def test_every_option_has_help() -> None:
         ("--lock-timeout SECONDS", "How long to wait for another runner"),
     ]:
         assert f"{option} {words}" in text
+
+
+def test_a_test_name_that_is_the_database_itself_is_refused(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    """Verify drops its scratch database: never the configured one."""
+    from django.db import connections
+
+    migrations.table(1, "a")
+    assert target.run("sqlmigrate_up").code == 0
+    connections.settings["target"]["TEST"]["NAME"] = (
+        str(target.path) if target.path else target.name
+    )
+
+    result = target.run("sqlmigrate_verify", "--replace")
+
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.startswith("the scratch database would be database 'target' itself (")
+    assert target.applied() == [1] and target.user_tables() == {"a"}
