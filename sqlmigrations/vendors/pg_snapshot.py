@@ -25,20 +25,20 @@ WITH ns AS (
     SELECT oid, quote_ident(nspname) AS schema FROM pg_catalog.pg_namespace
     WHERE nspname NOT IN ('pg_catalog', 'information_schema')
       AND nspname !~ '^pg_(toast|temp_|toast_temp_)'
-), member AS (
-    SELECT objid FROM pg_catalog.pg_depend WHERE deptype = 'e'
 ), rel AS (
     SELECT c.*, c.xmin::text AS row_xmin, ns.schema || '.' || quote_ident(c.relname) AS name,
            pg_catalog.pg_stat_get_tuples_inserted(c.oid) || ':'
            || pg_catalog.pg_stat_get_tuples_deleted(c.oid) || ':' || c.relfilenode AS writes
     FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S', 'c')
-      AND c.oid NOT IN (SELECT objid FROM member)
+      AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'
+                  AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid)
 ), types AS (
     SELECT t.*, t.xmin::text AS row_xmin, ns.schema || '.' || quote_ident(t.typname) AS name
     FROM pg_catalog.pg_type t JOIN ns ON ns.oid = t.typnamespace
     WHERE t.typrelid = 0 AND t.typtype IN ('b', 'd', 'e', 'r')
-      AND t.oid NOT IN (SELECT objid FROM member)
+      AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'
+                  AND d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid)
       -- An array type is made with its element type, and goes with it.
       AND t.oid NOT IN (SELECT typarray FROM pg_catalog.pg_type)
 )
@@ -107,11 +107,13 @@ GROUP BY types.oid, types.row_xmin
 UNION ALL
 SELECT 'function', p.oid, p.xmin::text, NULL, NULL
 FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
-WHERE p.oid NOT IN (SELECT objid FROM member)
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'
+                  AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid)
 UNION ALL
 SELECT 'schema', ns.oid, n.xmin::text, NULL, NULL
 FROM ns JOIN pg_catalog.pg_namespace n ON n.oid = ns.oid
-WHERE ns.oid NOT IN (SELECT objid FROM member)
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'
+                  AND d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = ns.oid)
 UNION ALL
 SELECT 'extension', e.oid, e.xmin::text, NULL, NULL FROM pg_catalog.pg_extension e
 """
