@@ -101,10 +101,7 @@ class Verifier:
         self.vendor = vendor_for(get_connection(alias))
         self.scratch = self.vendor.scratch_name()
         configured = str(self.vendor.connection.settings_dict["NAME"])
-        if self.scratch in (configured, os.path.realpath(configured)) or (
-            os.path.exists(configured)
-            and os.path.realpath(self.scratch) == os.path.realpath(configured)
-        ):
+        if os.path.realpath(self.scratch) == os.path.realpath(configured):  # a file, or a name
             # Its TEST NAME names the database itself: verify would drop it.
             raise UsageError(
                 f"the scratch database would be database '{alias}' itself ({self.scratch}): "
