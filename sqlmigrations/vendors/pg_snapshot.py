@@ -44,9 +44,9 @@ WITH ns AS (
 )
 """
 
-# (group, oid, version, row count of a table, its writes). An empty file (size 0)
-# holds no rows; a table whose inserted and deleted counts and file are as when it
-# was last counted holds as many rows as then ('' asks the caller for that count).
+# (group, oid, version, and for a table its writes: the rows inserted and deleted in
+# it as the server counts them, and its file). A table whose writes are as when its
+# rows were last counted holds as many rows as then.
 VERSIONS_SQL = (
     COMMON
     + r"""
@@ -89,33 +89,27 @@ VERSIONS_SQL = (
 )
 SELECT 'relation', rel.oid,
        concat_ws('/', rel.row_xmin, string_agg(part.n || '=' || part.v, '/' ORDER BY part.n)),
-       CASE WHEN rel.relkind <> 'r' THEN NULL
-            WHEN pg_catalog.pg_relation_size(rel.oid) = 0 THEN '0'
-            -- Counted as before: no row inserted or deleted since (see Catalog).
-            WHEN rel.oid || ':' || rel.writes = ANY(%(unchanged)s::text[]) THEN ''
-            ELSE substring(query_to_xml('SELECT count(*) AS n FROM ONLY ' || rel.name,
-                                        false, true, '')::text FROM '<n>(\d+)</n>') END,
-       rel.writes
+       CASE WHEN rel.relkind = 'r' THEN rel.writes END
 FROM rel LEFT JOIN part ON part.rel = rel.oid AND part.n <= 8
-GROUP BY rel.oid, rel.row_xmin, rel.relkind, rel.name, rel.writes
+GROUP BY rel.oid, rel.row_xmin, rel.relkind, rel.writes
 UNION ALL
 SELECT 'type', types.oid,
        concat_ws('/', types.row_xmin, string_agg(part.n || '=' || part.v, '/' ORDER BY part.n)),
-       NULL, NULL
+       NULL
 FROM types LEFT JOIN part ON part.rel = types.oid AND part.n > 8
 GROUP BY types.oid, types.row_xmin
 UNION ALL
-SELECT 'function', p.oid, p.xmin::text, NULL, NULL
+SELECT 'function', p.oid, p.xmin::text, NULL
 FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'
                   AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid)
 UNION ALL
-SELECT 'schema', ns.oid, n.xmin::text, NULL, NULL
+SELECT 'schema', ns.oid, n.xmin::text, NULL
 FROM ns JOIN pg_catalog.pg_namespace n ON n.oid = ns.oid
 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'
                   AND d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = ns.oid)
 UNION ALL
-SELECT 'extension', e.oid, e.xmin::text, NULL, NULL FROM pg_catalog.pg_extension e
+SELECT 'extension', e.oid, e.xmin::text, NULL FROM pg_catalog.pg_extension e
 """
 )
 
@@ -237,6 +231,13 @@ SELECT 'type', types.oid, 'type', types.name,
                WHERE r.rngtypid = types.oid)
            ELSE 'base type' END
 FROM types WHERE types.oid = ANY(%(type)s::oid[])
+UNION ALL
+-- Row counts of the tables asked for; an empty file (size 0) holds no rows.
+SELECT 'relation', c.oid, 'rows', NULL,
+       CASE WHEN pg_catalog.pg_relation_size(c.oid) = 0 THEN '0'
+            ELSE substring(query_to_xml('SELECT count(*) AS n FROM ONLY ' || c.oid::regclass,
+                                        false, true, '')::text FROM '<n>(\d+)</n>') END
+FROM pg_catalog.pg_class c WHERE c.oid = ANY(%(count)s::oid[])
 """
 
 GROUPS = ("relation", "type", "function", "schema", "extension")
@@ -266,38 +267,46 @@ class Catalog:
         return self._stats
 
     def snapshot(self, connection: BaseDatabaseWrapper) -> Snapshot:
-        unchanged: list[str] = []
         with connection.cursor() as cursor:
-            if self._writes_are_counted(connection):
+            stats = self._writes_are_counted(connection)
+            if stats:
                 # The migration's counts are flushed when this statement ends, before
                 # the next is read (the server does it while idle).
                 cursor.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
-                unchanged = [f"{oid}:{writes}" for oid, (writes, _) in self._counted.items()]
-            cursor.execute(VERSIONS_SQL, {"unchanged": unchanged})
-            versions: dict[Group, tuple[str, str | None]] = {}
-            for group, oid, version, rows, writes in cursor.fetchall():
-                if rows == "":
-                    rows = self._counted[oid][1]
-                elif rows is not None:
-                    self._counted[oid] = (writes, rows)
-                versions[group, oid] = (version, rows)
+            cursor.execute(VERSIONS_SQL)
+            versions = {(group, oid): (version, writes) for group, oid, version, writes in cursor}
             stale = [
                 key
                 for key, (version, _) in versions.items()
                 if key not in self._known or self._known[key][0] != version
             ]
-            if stale:
+            # Only tables that still exist are kept, so both stay as small as the schema.
+            self._known = {key: known for key, known in self._known.items() if key in versions}
+            counted, to_count = {}, []
+            for (_, oid), (_, writes) in versions.items():
+                if writes is None:
+                    continue
+                if stats and oid in self._counted and self._counted[oid][0] == writes:
+                    counted[oid] = self._counted[oid]
+                else:
+                    counted[oid] = (writes, "")
+                    to_count.append(oid)
+            self._counted = counted
+            if stale or to_count:
                 wanted: dict[str, list[int]] = {group: [] for group in GROUPS}
                 for group, oid in stale:
                     wanted[group].append(oid)
                     self._known[group, oid] = (versions[group, oid][0], [])
-                cursor.execute(DEFINITIONS_SQL, wanted)
+                cursor.execute(DEFINITIONS_SQL, {**wanted, "count": to_count})
                 for group, oid, kind, name, definition in cursor.fetchall():
-                    self._known[group, oid][1].append((kind, name, definition))
+                    if kind == "rows":
+                        self._counted[oid] = (self._counted[oid][0], definition)
+                    else:
+                        self._known[group, oid][1].append((kind, name, definition))
         found: Snapshot = {}
-        for key, (_, rows) in versions.items():
-            for kind, name, definition in self._known[key][1]:
+        for group, oid in versions:
+            for kind, name, definition in self._known[group, oid][1]:
                 found[kind, name] = definition
-                if kind == "table" and rows is not None:
-                    found["rows", name] = rows
+                if kind == "table" and oid in self._counted:
+                    found["rows", name] = self._counted[oid][1]
         return found
