@@ -5,8 +5,8 @@ Deparsing definitions (pg_get_indexdef, pg_get_functiondef...) is the costly par
 and most objects do not change between two snapshots, so a snapshot is two
 queries: one lists every object group (a relation with its columns, indexes,
 constraints, triggers, rules and policies; a function; a type; a schema; an
-extension) with a version made of the ``xmin`` of each of its catalog rows, which
-any change to them renews, plus each table's row count; the second deparses only
+extension) with a version made of its catalog rows' count and the sum of their
+``xmin``, which any change to them moves, plus each table's row count; the second deparses only
 the groups whose version is new. A definition that names another object (a foreign
 key's referenced table) is re-read when its own group changes: the other object's
 change shows on that object itself.
@@ -51,53 +51,54 @@ VERSIONS_SQL = (
     COMMON
     + r"""
 , part AS (
-    SELECT 1 AS n, attrelid AS rel, string_agg(attnum || ':' || xmin, ',' ORDER BY attnum) AS v
+    -- Per object and catalog, its rows' count and the sum of their xmin: a row added
+    -- or changed since has a newer xmin than every row it can replace, so one of the
+    -- two moves whatever changed (no per-object sort, unlike a list of the xmins).
+    SELECT 1 AS n, attrelid AS rel, count(*) || ':' || sum(xmin::text::int8) AS v
     FROM pg_catalog.pg_attribute WHERE attnum > 0 AND attrelid IN (SELECT oid FROM rel)
     GROUP BY attrelid
     UNION ALL
-    SELECT 2, adrelid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
+    SELECT 2, adrelid, count(*) || ':' || sum(xmin::text::int8)
     FROM pg_catalog.pg_attrdef WHERE adrelid IN (SELECT oid FROM rel) GROUP BY adrelid
     UNION ALL
-    SELECT 3, i.indrelid, string_agg(i.indexrelid || ':' || i.xmin || ':' || ic.xmin, ','
-                                     ORDER BY i.indexrelid)
+    SELECT 3, i.indrelid, count(*) || ':' || sum(i.xmin::text::int8 + ic.xmin::text::int8)
     FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
     WHERE i.indrelid IN (SELECT oid FROM rel) GROUP BY i.indrelid
     UNION ALL
-    SELECT 4, conrelid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
+    SELECT 4, conrelid, count(*) || ':' || sum(xmin::text::int8)
     FROM pg_catalog.pg_constraint WHERE conrelid IN (SELECT oid FROM rel) GROUP BY conrelid
     UNION ALL
-    SELECT 5, tgrelid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
+    SELECT 5, tgrelid, count(*) || ':' || sum(xmin::text::int8)
     FROM pg_catalog.pg_trigger WHERE tgrelid IN (SELECT oid FROM rel) GROUP BY tgrelid
     UNION ALL
-    SELECT 6, ev_class, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
+    SELECT 6, ev_class, count(*) || ':' || sum(xmin::text::int8)
     FROM pg_catalog.pg_rewrite WHERE ev_class IN (SELECT oid FROM rel) GROUP BY ev_class
     UNION ALL
-    SELECT 7, polrelid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
+    SELECT 7, polrelid, count(*) || ':' || sum(xmin::text::int8)
     FROM pg_catalog.pg_policy WHERE polrelid IN (SELECT oid FROM rel) GROUP BY polrelid
     UNION ALL
     SELECT 8, seqrelid, xmin::text
     FROM pg_catalog.pg_sequence WHERE seqrelid IN (SELECT oid FROM rel)
     UNION ALL
-    SELECT 9, enumtypid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
+    SELECT 9, enumtypid, count(*) || ':' || sum(xmin::text::int8)
     FROM pg_catalog.pg_enum WHERE enumtypid IN (SELECT oid FROM types) GROUP BY enumtypid
     UNION ALL
-    SELECT 10, contypid, string_agg(oid || ':' || xmin, ',' ORDER BY oid)
+    SELECT 10, contypid, count(*) || ':' || sum(xmin::text::int8)
     FROM pg_catalog.pg_constraint WHERE contypid IN (SELECT oid FROM types) GROUP BY contypid
     UNION ALL
     SELECT 11, rngtypid, xmin::text
     FROM pg_catalog.pg_range WHERE rngtypid IN (SELECT oid FROM types)
+), relpart AS (
+    SELECT rel, string_agg(n || '=' || v, '/') AS v FROM part WHERE n <= 8 GROUP BY rel
+), typepart AS (
+    SELECT rel, string_agg(n || '=' || v, '/') AS v FROM part WHERE n > 8 GROUP BY rel
 )
-SELECT 'relation', rel.oid,
-       concat_ws('/', rel.row_xmin, string_agg(part.n || '=' || part.v, '/' ORDER BY part.n)),
+SELECT 'relation', rel.oid, concat_ws('/', rel.row_xmin, relpart.v),
        CASE WHEN rel.relkind = 'r' THEN rel.writes END
-FROM rel LEFT JOIN part ON part.rel = rel.oid AND part.n <= 8
-GROUP BY rel.oid, rel.row_xmin, rel.relkind, rel.writes
+FROM rel LEFT JOIN relpart ON relpart.rel = rel.oid
 UNION ALL
-SELECT 'type', types.oid,
-       concat_ws('/', types.row_xmin, string_agg(part.n || '=' || part.v, '/' ORDER BY part.n)),
-       NULL
-FROM types LEFT JOIN part ON part.rel = types.oid AND part.n > 8
-GROUP BY types.oid, types.row_xmin
+SELECT 'type', types.oid, concat_ws('/', types.row_xmin, typepart.v), NULL
+FROM types LEFT JOIN typepart ON typepart.rel = types.oid
 UNION ALL
 SELECT 'function', p.oid, p.xmin::text, NULL
 FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
