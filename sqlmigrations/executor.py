@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +161,11 @@ class Executor:
         planner = self._load("down")
         return planner.plan_down(self._applied(), steps, target)
 
+    def check_files(self) -> list[Migration]:
+        """Every file of both directions read, split and checked, without connecting."""
+        self._load("up")
+        return self._load("down").migrations
+
     # Running -----------------------------------------------------------------
 
     def up(
@@ -259,6 +264,27 @@ class Executor:
             for change in changes if not dry_run else []:
                 logger.warning("Repair on database '%s': %s", self.alias, change)
             return changes
+
+    @contextmanager
+    def one_by_one(self) -> Iterator[None]:
+        """Connected, holding the run lock and session for many run_one() calls, as
+        one up() holds them for its whole plan (sqlmigrate_verify)."""
+        self.check_files()
+        connect(self.connection, self.database.explain_connect_error)
+        with self._lock(), self.database.run_session():
+            with self._bookkeeping():
+                self.recorder.ensure_table()
+                self.recorder.locate()
+            try:
+                yield
+            finally:
+                self.database.stop_watching()
+
+    def run_one(self, migration: Migration, direction: str) -> None:
+        """Apply (``"up"``) or revert one migration exactly as up() or down() would
+        (its transaction, directives, retries, history row), inside one_by_one()."""
+        step = self._load(direction).step(migration, direction)
+        self._run_plan([step], direction, fake=False)
 
     def progress(self, progress: Progress) -> None:
         """Tell the caller, and the ``sqlmigrations`` logger, what is happening."""

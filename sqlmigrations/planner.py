@@ -101,6 +101,11 @@ class Planner:
                 problems.append(f"{name}:{statement.line}: {problem}")
         return statements, problems
 
+    def step(self, migration: Migration, direction: str) -> Step:
+        """One migration's file of ``direction``, split, whatever the history says
+        (sqlmigrate_verify applies and reverts each migration itself)."""
+        return self._steps([migration], direction)[0]
+
     def _steps(self, plan: list[Migration], direction: str) -> list[Step]:
         steps = []
         for migration in plan:

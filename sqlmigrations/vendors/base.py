@@ -26,6 +26,7 @@ from sqlmigrations.sql import Statement, refuse_nul
 if TYPE_CHECKING:
     from sqlmigrations.files import Migration
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.snapshot import Snapshot
     from sqlmigrations.waits import WaitLimits
 
 OnWait = Callable[[str], None]
@@ -315,6 +316,26 @@ class Vendor(ABC):
     def server_facts(self) -> ServerFacts:
         """The server's version and the session's own timeouts, when it answers."""
         return ServerFacts()
+
+    # Verifying reversibility (sqlmigrate_verify) --------------------------------
+
+    @abstractmethod
+    def snapshot(self) -> Snapshot:
+        """The schema as the catalog describes it, and each table's row count: names
+        and definitions without OIDs, so the same schema gives the same snapshot."""
+
+    @abstractmethod
+    def scratch_name(self) -> str:
+        """The scratch database's name, as Django names this database's test copy."""
+
+    @abstractmethod
+    def create_scratch(self, name: str, *, keep: bool, replace: bool) -> bool:
+        """Create the scratch database ``name``; True when it existed and ``keep``
+        reuses it. An existing one is replaced only with ``replace`` (else UsageError)."""
+
+    @abstractmethod
+    def drop_scratch(self, name: str) -> None:
+        """Remove the scratch database (nobody may be connected to it any more)."""
 
     # Backups -----------------------------------------------------------------
 

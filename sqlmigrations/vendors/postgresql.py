@@ -25,6 +25,7 @@ from sqlmigrations.errors import (
     one_line,
 )
 from sqlmigrations.sql import Statement, _split_postgresql
+from sqlmigrations.vendors import pg_verify
 from sqlmigrations.vendors.base import (
     Blockers,
     HistoryChange,
@@ -46,10 +47,12 @@ from sqlmigrations.vendors.pg_session import (
     capture_session,
     turns_strings_off,
 )
+from sqlmigrations.vendors.pg_snapshot import Catalog
 from sqlmigrations.waits import milliseconds
 
 if TYPE_CHECKING:
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.snapshot import Snapshot
     from sqlmigrations.waits import WaitLimits
 
 
@@ -381,6 +384,24 @@ class PostgreSQL(Vendor):
             lock_timeout_ms=timeouts.get("lock_timeout"),
             statement_timeout_ms=timeouts.get("statement_timeout"),
         )
+
+    # Verifying (see pg_verify.py) ------------------------------------------------
+
+    _catalog: Catalog | None = None
+
+    def snapshot(self) -> Snapshot:
+        if self._catalog is None:
+            self._catalog = Catalog()  # keeps definitions between this vendor's snapshots
+        return self._catalog.snapshot(self.connection)
+
+    def scratch_name(self) -> str:
+        return pg_verify.scratch_name(self.connection)
+
+    def create_scratch(self, name: str, *, keep: bool, replace: bool) -> bool:
+        return pg_verify.create_scratch(self.connection, name, keep=keep, replace=replace)
+
+    def drop_scratch(self, name: str) -> None:
+        pg_verify.drop_scratch(self.connection, name)
 
     def backup(self, path: Path) -> None:
         from sqlmigrations.backup import backup_postgresql

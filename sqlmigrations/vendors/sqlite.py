@@ -28,6 +28,7 @@ from sqlmigrations.errors import (
     one_line,
 )
 from sqlmigrations.sql import Statement, _split_sqlite
+from sqlmigrations.vendors import sqlite_verify
 from sqlmigrations.vendors.base import (
     Blockers,
     HistoryChange,
@@ -39,6 +40,7 @@ from sqlmigrations.waits import milliseconds
 
 if TYPE_CHECKING:
     from sqlmigrations.recorder import MigrationRecorder
+    from sqlmigrations.snapshot import Snapshot
     from sqlmigrations.waits import WaitLimits
 
 POLL_INTERVAL = 0.1
@@ -315,6 +317,20 @@ class SQLite(Vendor):
         )
 
     # Backups -----------------------------------------------------------------
+
+    # Verifying (see sqlite_verify.py) ------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return sqlite_verify.snapshot(self.connection)
+
+    def scratch_name(self) -> str:
+        return sqlite_verify.scratch_name(self.connection)
+
+    def create_scratch(self, name: str, *, keep: bool, replace: bool) -> bool:
+        return sqlite_verify.create_scratch(name, keep=keep, replace=replace)
+
+    def drop_scratch(self, name: str) -> None:
+        sqlite_verify.drop_scratch(name)
 
     def backup(self, path: Path) -> None:
         from sqlmigrations.backup import backup_sqlite

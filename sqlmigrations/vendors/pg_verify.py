@@ -1,0 +1,44 @@
+"""PostgreSQL for sqlmigrate_verify: the scratch database, made and dropped as
+Django's test runner makes its test database (the snapshot is pg_snapshot.py)."""
+
+from __future__ import annotations
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from sqlmigrations.errors import UsageError
+
+
+def scratch_name(connection: BaseDatabaseWrapper) -> str:
+    """The name Django's test runner gives this database's test copy (``test_NAME``,
+    or the alias's TEST NAME)."""
+    return str(connection.creation._get_test_db_name())  # type: ignore[attr-defined]
+
+
+def create_scratch(
+    connection: BaseDatabaseWrapper, name: str, *, keep: bool, replace: bool
+) -> bool:
+    """Create the scratch database through ``connection``'s server, as Django's test
+    runner does (its TEST CHARSET and TEMPLATE apply); True when ``keep`` found it."""
+    quoted = connection.ops.quote_name(name)
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is not None:
+            if keep:
+                return True
+            if not replace:
+                raise UsageError(already_exists(f"database {name}"))
+            cursor.execute(f"DROP DATABASE {quoted}")
+        cursor.execute(f"CREATE DATABASE {quoted}{connection.creation.sql_table_creation_suffix()}")
+    return False
+
+
+def drop_scratch(connection: BaseDatabaseWrapper, name: str) -> None:
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)}")
+
+
+def already_exists(what: str) -> str:
+    return (
+        f"the scratch {what} already exists (an earlier run kept it or was killed): "
+        "reuse it with --keepdb, or replace it with --replace; nothing was run"
+    )
