@@ -4,21 +4,18 @@ database, and every difference named; planted faults on real PostgreSQL and SQLi
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import (
-    REPO,
     MigrationFiles,
     TargetDatabase,
+    copy_backend_migrations,
     drop_postgres_database,
     postgres_url_for,
 )
-
-BACKEND_FILES = REPO / "backend" / "db" / "migrations"
 
 
 def scratch_exists(target: TargetDatabase) -> bool:
@@ -54,28 +51,29 @@ def q(target: TargetDatabase, name: str) -> str:
 
 
 def test_the_backends_own_files_are_reversible(
-    target: TargetDatabase, migrations: MigrationFiles, settings: Any
+    target: TargetDatabase, tmp_path: Path, settings: Any
 ) -> None:
-    settings.SQLMIGRATIONS_DIRS = [BACKEND_FILES]
+    settings.SQLMIGRATIONS_DIRS = [copy_backend_migrations(tmp_path / "backend")]
 
     result = target.run("sqlmigrate_verify")
 
     assert result.code == 0, result.output
     assert result.out.splitlines() == [
-        f"Verifying 2 migrations on the scratch database {scratch(target).name} "
+        f"Verifying 3 migrations on the scratch database {scratch(target).name} "
         "(dropped afterwards)...",
         "  001_initial_schema... reversible",
         "  002_seed_demo_data... reversible",
-        "All 2 migrations are reversible.",
+        "  003_portfolio_id_not_null... reversible",
+        "All 3 migrations are reversible.",
     ]
     assert not scratch_exists(target)
     assert target.user_tables() == set()  # the configured database is never touched
 
 
 def test_the_demo_seed_down_file_removes_exactly_the_rows_its_up_file_adds(
-    target: TargetDatabase, settings: Any
+    target: TargetDatabase, tmp_path: Path, settings: Any
 ) -> None:
-    settings.SQLMIGRATIONS_DIRS = [BACKEND_FILES]
+    settings.SQLMIGRATIONS_DIRS = [copy_backend_migrations(tmp_path / "backend")]
     assert target.run("sqlmigrate_up", "--target", "1").code == 0
     # Another portfolio with rows in every table: the down file must leave them alone.
     target.execute(
@@ -98,7 +96,7 @@ def test_the_demo_seed_down_file_removes_exactly_the_rows_its_up_file_adds(
     tables = ["portfolios", "rebalance_events", "analytics_snapshots", "notification_preferences"]
     before = {t: sorted(map(repr, target.query(f"SELECT * FROM {t}"))) for t in tables}
 
-    assert target.run("sqlmigrate_up").code == 0
+    assert target.run("sqlmigrate_up", "--target", "2").code == 0
     added = {t: len(target.query(f"SELECT * FROM {t}")) - len(before[t]) for t in tables}
     assert target.run("sqlmigrate_down", "--noinput").code == 0
 
@@ -114,8 +112,7 @@ def test_the_demo_seed_down_file_removes_exactly_the_rows_its_up_file_adds(
 def test_a_seed_down_file_that_leaves_rows_is_named_with_each_table(
     target: TargetDatabase, migrations: MigrationFiles
 ) -> None:
-    for path in BACKEND_FILES.iterdir():
-        shutil.copy(path, migrations.path / path.name)
+    copy_backend_migrations(migrations.path)
     migrations.write(
         "002_seed_demo_data.down.sql",
         "DELETE FROM notification_preferences WHERE portfolio_id = 'demo-portfolio-1';\n",
@@ -132,6 +129,29 @@ def test_a_seed_down_file_that_leaves_rows_is_named_with_each_table(
         assert line in result.out
     assert "notification_preferences:" not in result.out
     assert result.err == "not reversible: 002_seed_demo_data"
+
+
+@pytest.mark.parametrize("target", ["sqlite"], indirect=True)
+def test_a_table_rebuilt_and_rebuilt_back_is_reversible(
+    target: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    """SQLite's documented way to change a column: build a new table, copy, drop, rename.
+    The rename makes SQLite store the name quoted (CREATE TABLE "t"); the same schema
+    must still be the same snapshot, and a real difference must still show."""
+    migrations.write("001_create_t.up.sql", "CREATE TABLE t (id text PRIMARY KEY, n integer);\n")
+    migrations.write("001_create_t.down.sql", "DROP TABLE t;\n")
+    rebuild = (
+        "CREATE TABLE t_new (id text {} PRIMARY KEY, n integer);\n"
+        "INSERT INTO t_new SELECT * FROM t;\nDROP TABLE t;\nALTER TABLE t_new RENAME TO t;\n"
+    )
+    migrations.pair("002_id_not_null", rebuild.format("NOT NULL"), rebuild.format(""))
+    migrations.pair("003_rebuilt_wrong", rebuild.format("NOT NULL"), rebuild.format("UNIQUE"))
+
+    result = target.run("sqlmigrate_verify")
+
+    assert "  002_id_not_null... reversible" in result.out, result.output
+    assert "  003_rebuilt_wrong... IRREVERSIBLE" in result.out, result.output
+    assert result.err == "not reversible: 003_rebuilt_wrong"
 
 
 # ---------------------------------------------------------------------------

@@ -31,6 +31,15 @@ PRAGMAS_SQL = (
     "SELECT 'user_version', user_version FROM pragma_user_version "
     "UNION ALL SELECT 'application_id', application_id FROM pragma_application_id"
 )
+# The object's name in its stored CREATE statement: SQLite writes it as the statement
+# had it, but quoted ("t") after ALTER TABLE ... RENAME, as in SQLite's documented way
+# to rebuild a table; the same schema must give the same snapshot either way.
+CREATED_NAME = re.compile(
+    r"^(CREATE\s+(?:UNIQUE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+"
+    r"(?:IF\s+NOT\s+EXISTS\s+)?)"
+    r"(\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`|\[[^\]]*\]|[^\s(]+)",
+    re.IGNORECASE,
+)
 # Lock, journal and WAL files SQLite and the runner keep beside a database file.
 COMPANIONS = ("-sqlmigrations-lock", "-journal", "-wal", "-shm")
 
@@ -41,7 +50,10 @@ def snapshot(connection: BaseDatabaseWrapper) -> Snapshot:
         cursor.execute(SCHEMA_SQL)
         tables = []
         for kind, name, sql in cursor.fetchall():
-            found[kind, name] = re.sub(r"\s+", " ", sql or "").strip()
+            text = re.sub(r"\s+", " ", sql or "").strip()
+            if created := CREATED_NAME.match(text):
+                text = created.group(1) + name + text[created.end() :]
+            found[kind, name] = text
             if kind == "table":
                 tables.append(name)
         cursor.execute(COLUMNS_SQL)
