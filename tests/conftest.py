@@ -42,6 +42,11 @@ except ImportError:
 PSYCOPG3 = pg_driver is not None and pg_driver.__name__ == "psycopg"
 
 
+def sqlite_code(name: str) -> str:
+    """How a SQLite error's name ends its message: sqlite3 has it since Python 3.11."""
+    return f" ({name})" if sys.version_info >= (3, 11) else ""
+
+
 def pg_connect(url: str, *, autocommit: bool = True, **kwargs: Any) -> Any:
     """A raw connection of the tests' own, with either driver."""
     if pg_driver is None:

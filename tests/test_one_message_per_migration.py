@@ -26,6 +26,7 @@ from tests.conftest import (
     MigrationFiles,
     TargetDatabase,
     slow_statement,
+    sqlite_code,
     start_runner,
     wait_for_query,
 )
@@ -74,8 +75,11 @@ def test_error_without_a_position_names_its_own_statement(
     assert result.code == 1
     first_line = result.err.splitlines()[0]
     assert first_line.startswith("002_duplicate.up.sql:5: "), first_line
-    expected = "SQLSTATE 23505" if target.vendor == "postgresql" else "SQLITE_CONSTRAINT"
-    assert expected in first_line
+    if target.vendor == "postgresql":
+        assert "(SQLSTATE 23505)" in first_line
+    else:
+        code = sqlite_code("SQLITE_CONSTRAINT_PRIMARYKEY")
+        assert first_line.endswith(f"UNIQUE constraint failed: widgets.id{code}")
     assert target.applied() == [1]
     assert target.query("SELECT count(*) FROM widgets") == [(0,)]
 
