@@ -5,6 +5,7 @@ files written per test, and helpers to run the commands in-process or as real
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -100,6 +101,15 @@ def require_postgres() -> None:
 
 
 _skipped_postgres: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The tests press Ctrl-C in commands they start. A CI script's background job
+    # starts with SIGINT ignored, which every child inherits and the runner then
+    # keeps ignored (as under nohup): take it back, so children start as from a
+    # terminal. (pytest-xdist's workers run this too.)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
