@@ -206,7 +206,7 @@ def backup_postgresql(connection: BaseDatabaseWrapper, path: Path) -> None:
             "pg_dump was not found on PATH, so no backup could be written and nothing was "
             "run; install PostgreSQL's client tools, or pass --no-backup"
         )
-    from psycopg.conninfo import make_conninfo
+    from sqlmigrations.vendors.pg_driver import conninfo
 
     options, password, role = pg_dump_connection(connection)
     env = dict(os.environ)
@@ -215,7 +215,7 @@ def backup_postgresql(connection: BaseDatabaseWrapper, path: Path) -> None:
     if "connect_timeout" not in options:
         env.setdefault("PGCONNECT_TIMEOUT", str(DEFAULT_CONNECT_TIMEOUT))
     command = [pg_dump, "--format=custom", "--no-password", "--file", str(path)]
-    command += ["--dbname", make_conninfo("", **options)]
+    command += ["--dbname", conninfo(options)]
     if role:
         command.append(f"--role={role}")
     lock_timeout = backup_lock_timeout()
@@ -251,18 +251,13 @@ def pg_dump_connection(
 ) -> tuple[dict[str, str], str | None, str | None]:
     """The runner's libpq connection options, with the password and ``assume_role``
     (a Django option, applied as SET ROLE) apart."""
-    from psycopg.pq import Conninfo
+    from sqlmigrations.vendors.pg_driver import libpq_options
 
-    # What Django hands psycopg, which passes every libpq keyword on to libpq.
+    # What Django hands the driver, which passes every libpq keyword on to libpq.
     params: dict[str, Any] = connection.get_connection_params()
-    libpq_keywords = {option.keyword.decode() for option in Conninfo.get_defaults()}
     password = params.pop("password", None)
     params.pop("client_encoding", None)  # Django forces UTF8; pg_dump chooses its own
-    options = {
-        key: str(value)
-        for key, value in params.items()
-        if key in libpq_keywords and value is not None
-    }
+    options = libpq_options(params)
     secret = [key for key in SECRET_OPTIONS if key in options]
     if secret:
         raise BackupFailed(

@@ -14,7 +14,7 @@ Statements still run one after another, split by pglast, and statement_timeout
 restarts for each statement of such a message (PostgreSQL 13 and later; Django
 5.2 needs 14).
 
-The message goes through psycopg's connection, not a Django cursor: Django's
+The message goes through psycopg 3's connection, not a Django cursor: Django's
 execute_wrapper() hooks and DEBUG query log do not see it (the
 ``sqlmigrations`` logger and signals still report every migration).
 """
@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from sqlmigrations.vendors.pg_driver import is_psycopg3
 
 # A statement's text may end in a -- comment: the semicolon goes on its own line.
 SEPARATOR = "\n;\n"
@@ -42,9 +44,12 @@ class BatchFailed(Exception):
 
 
 def can_batch(connection: BaseDatabaseWrapper) -> bool:
-    """Only outside any transaction: inside the caller's, the message's COMMIT would end it."""
+    """Only outside any transaction (inside the caller's, the message's COMMIT would end
+    it), and only with psycopg 3: psycopg2 hands back the last result of a message, not
+    each one, so the failing statement could not be named."""
     return (
         connection.vendor == "postgresql"
+        and is_psycopg3(connection)
         and connection.get_autocommit()
         and not connection.in_atomic_block
     )

@@ -179,9 +179,10 @@ class MigrationRecorder:
         return self._compose("DELETE FROM {table} WHERE version = {v}", v=version)
 
     def _compose(self, template: str, **values: object) -> str:
-        from psycopg import sql
+        from sqlmigrations.vendors.pg_driver import sql_module
 
+        sql = sql_module()
         literals = {key: sql.Literal(value) for key, value in values.items()}
         table = sql.Identifier(self.schema, TABLE) if self.schema else sql.Identifier(TABLE)
         composed = sql.SQL(template).format(table=table, **literals)
-        return composed.as_string(self.connection.connection)
+        return str(composed.as_string(self.connection.connection))

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -32,6 +33,50 @@ POSTGRES_URL = os.environ.get(
 # CI sets this: a PostgreSQL test that cannot run must fail the run, not skip.
 REQUIRE_POSTGRES = os.environ.get("SQLMIGRATIONS_REQUIRE_POSTGRES") == "1"
 
+# The tests inspect PostgreSQL with the driver Django's backend takes: psycopg 3 when
+# installed, else psycopg2 (CI runs the runner's tests under each). None: SQLite only.
+try:
+    import psycopg as pg_driver
+except ImportError:
+    try:
+        import psycopg2 as pg_driver  # type: ignore[no-redef]
+    except ImportError:
+        pg_driver = None  # type: ignore[assignment]
+PSYCOPG3 = pg_driver is not None and pg_driver.__name__ == "psycopg"
+
+
+def sqlite_code(name: str) -> str:
+    """How a SQLite error's name ends its message: sqlite3 has it since Python 3.11."""
+    return f" ({name})" if sys.version_info >= (3, 11) else ""
+
+
+def pg_connect(url: str, *, autocommit: bool = True, **kwargs: Any) -> Any:
+    """A raw connection of the tests' own, with either driver."""
+    if pg_driver is None:
+        pytest.fail("neither psycopg nor psycopg2 is installed")
+    if pg_driver.__name__ == "psycopg":
+        return pg_driver.connect(url, autocommit=autocommit, **kwargs)
+    conn = pg_driver.connect(url, **kwargs)
+    conn.autocommit = autocommit
+    return conn
+
+
+@contextmanager
+def pg_connection(url: str, *, autocommit: bool = True) -> Iterator[Any]:
+    """pg_connect(), closed at the end (psycopg2's ``with conn`` does not close it)."""
+    conn = pg_connect(url, autocommit=autocommit)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def pg_execute(conn: Any, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """Run one statement on a raw connection; its rows, if it returns any."""
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params or None)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
 
 # ---------------------------------------------------------------------------
 # PostgreSQL availability, and CI's rule that its tests never skip
@@ -42,9 +87,9 @@ _postgres_error: list[str] = []
 def postgres_unavailable() -> str | None:
     if not _postgres_error:
         try:
-            psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+            pg_connect(POSTGRES_URL, connect_timeout=3).close()
             _postgres_error.append("")
-        except psycopg.Error as exc:
+        except Exception as exc:  # the driver's error, or none installed
             _postgres_error.append(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
     return _postgres_error[0] or None
 
@@ -58,6 +103,15 @@ def require_postgres() -> None:
 
 
 _skipped_postgres: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The tests press Ctrl-C in commands they start. A CI script's background job
+    # starts with SIGINT ignored, which every child inherits and the runner then
+    # keeps ignored (as under nohup): take it back, so children start as from a
+    # terminal. (pytest-xdist's workers run this too.)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -256,8 +310,8 @@ class TargetDatabase:
                 rows = conn.execute(sql.replace("%s", "?"), params).fetchall()
             conn.close()
             return rows
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+        with pg_connection(self.url) as conn:
+            return pg_execute(conn, sql, params)
 
     def tables(self) -> set[str]:
         if self.vendor == "sqlite":
@@ -289,8 +343,8 @@ class TargetDatabase:
             conn.commit()
             conn.close()
         else:
-            with psycopg.connect(self.url, autocommit=True) as conn:
-                conn.execute(sql)  # type: ignore[arg-type]
+            with pg_connection(self.url) as conn:
+                pg_execute(conn, sql)
 
     def run(self, command: str, *args: str) -> Result:
         """Run a management command in-process, as a fresh process would."""
@@ -322,14 +376,20 @@ def _unregister_alias(alias: str) -> None:
 
 def create_postgres_database() -> str:
     name = f"sqlm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    with pg_connection(POSTGRES_URL) as conn:
+        pg_execute(conn, f'CREATE DATABASE "{name}"')
     return name
 
 
 def drop_postgres_database(name: str) -> None:
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+    with pg_connection(POSTGRES_URL) as conn:
+        pg_execute(conn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def with_login(url: str, login: str) -> str:
+    """``url`` with its ``user[:password]`` replaced, whatever the test server's was."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{login}@{rest.rsplit('@', 1)[-1]}"
 
 
 def postgres_url_for(name: str) -> str:

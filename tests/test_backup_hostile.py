@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 from django.db import connections
 
@@ -30,6 +30,9 @@ from tests.conftest import (
     _register_alias,
     _unregister_alias,
     drop_postgres_database,
+    pg_connect,
+    pg_connection,
+    pg_execute,
     postgres_url_for,
     wait_for_query,
 )
@@ -63,8 +66,8 @@ def assert_one_line(err: str) -> None:
 # it makes a real libpq client prove it sends the runner's password, and records
 # every connection's startup parameters and the pg_dump command lines running then.
 
-_UPSTREAM = psycopg.conninfo.conninfo_to_dict(POSTGRES_URL)
-UPSTREAM = (str(_UPSTREAM.get("host") or "127.0.0.1"), int(str(_UPSTREAM.get("port") or 5432)))
+_UPSTREAM = urlsplit(POSTGRES_URL)
+UPSTREAM = (_UPSTREAM.hostname or "127.0.0.1", _UPSTREAM.port or 5432)
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -314,8 +317,8 @@ def test_a_database_name_that_reads_as_a_connection_string(
 ) -> None:
     # Passed alone as --dbname, "x=y" is parsed as a libpq connection string.
     name = f"sqlm test={uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    with pg_connection(POSTGRES_URL) as conn:
+        pg_execute(conn, f'CREATE DATABASE "{name}"')
     try:
         url = postgres_url_for(name.replace(" ", "%20").replace("=", "%3D"))
         _register_alias("target", url)
@@ -338,10 +341,10 @@ def test_a_database_name_that_reads_as_a_connection_string(
 
 
 @pytest.fixture
-def locked_accounts(with_data: TargetDatabase) -> Iterator[psycopg.Connection[Any]]:
+def locked_accounts(with_data: TargetDatabase) -> Iterator[Any]:
     """Another session holding ACCESS EXCLUSIVE on accounts (released after 40 s at most)."""
-    blocker = psycopg.connect(with_data.url)
-    blocker.execute("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+    blocker = pg_connect(with_data.url, autocommit=False)
+    pg_execute(blocker, "LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
     timer = threading.Timer(40, blocker.close)
     timer.start()
     try:

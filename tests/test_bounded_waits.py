@@ -12,10 +12,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 import pytest
 
-from tests.conftest import MigrationFiles, TargetDatabase, manage, run_python, wait_for_query
+from tests.conftest import (
+    MigrationFiles,
+    TargetDatabase,
+    manage,
+    pg_connect,
+    pg_connection,
+    pg_execute,
+    run_python,
+)
 
 ALTER = "ALTER TABLE t ADD COLUMN x integer;\n"
 
@@ -32,9 +39,9 @@ class Blocker:
         self._lock = threading.Lock()
         self._open = True
         if target.vendor == "postgresql":
-            self._pg = psycopg.connect(target.url, autocommit=True)
-            self._pg.execute("BEGIN")
-            self._pg.execute("SELECT * FROM t")
+            self._pg = pg_connect(target.url)
+            pg_execute(self._pg, "BEGIN")
+            pg_execute(self._pg, "SELECT * FROM t")
             self.pid = self._pg.info.backend_pid
         else:
             assert target.path is not None
@@ -48,7 +55,7 @@ class Blocker:
                 return
             self._open = False
             if self.vendor == "postgresql":
-                self._pg.execute("ROLLBACK")
+                pg_execute(self._pg, "ROLLBACK")
                 self._pg.close()
             else:
                 self._lite.execute("ROLLBACK")
@@ -190,17 +197,25 @@ def test_a_migration_chosen_as_a_deadlock_victim_is_retried(
         "LOCK TABLE a IN EXCLUSIVE MODE;\nLOCK TABLE b IN EXCLUSIVE MODE;\n",
         "SELECT 1;",
     )
-    other = psycopg.connect(postgres.url, autocommit=True)
-    other.execute("BEGIN")
-    other.execute("LOCK TABLE b IN EXCLUSIVE MODE")
+    other = pg_connect(postgres.url)
+    pg_execute(other, "BEGIN")
+    pg_execute(other, "LOCK TABLE b IN EXCLUSIVE MODE")
     other_pid = other.info.backend_pid
 
     def close_the_cycle() -> None:
-        # Once the runner holds a and waits for b, ask for a: a deadlock.
-        wait_for_query(postgres, "LOCK TABLE a")  # the runner's message, both statements
-        time.sleep(0.2)  # it has taken a and waits for b
-        other.execute("LOCK TABLE a IN EXCLUSIVE MODE")
-        other.execute("COMMIT")
+        # Once the runner holds a and waits for b, ask for a: a deadlock. (Its query
+        # text is both statements with psycopg 3, which sends them in one message,
+        # and the second alone with psycopg2: ask the server who waits for a lock.)
+        deadline = time.monotonic() + 30
+        while not postgres.query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> %s AND wait_event_type = 'Lock'",
+            (other_pid,),
+        ):
+            assert time.monotonic() < deadline, "the runner never waited for b"
+            time.sleep(0.02)
+        pg_execute(other, "LOCK TABLE a IN EXCLUSIVE MODE")
+        pg_execute(other, "COMMIT")
 
     thread = threading.Thread(target=close_the_cycle)
     thread.start()
@@ -243,9 +258,11 @@ def test_when_the_blocker_cannot_be_looked_up_the_run_still_says_so_in_one_line(
     finally:
         postgres.execute(f"REASSIGN OWNED BY {role} TO postgres")
         postgres.execute(f"DROP OWNED BY {role}")
-        with psycopg.connect(postgres.url, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [role]
+        with pg_connection(postgres.url) as conn:
+            pg_execute(
+                conn,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                [role],
             )
         postgres.execute(f"DROP ROLE {role}")
 

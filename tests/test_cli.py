@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,6 +23,7 @@ from tests.conftest import (
     manage,
     start_runner,
     wait_for_query,
+    with_login,
 )
 
 
@@ -101,7 +103,7 @@ def test_bad_credentials_never_show_the_password(
     migrations: MigrationFiles, postgres: TargetDatabase
 ) -> None:
     migrations.table(1, "a")
-    url = postgres.url.replace("postgres@", "no_such_role:hunter2-secret@")
+    url = with_login(postgres.url, "no_such_role:hunter2-secret")
 
     for verbosity in ("1", "2", "3"):
         result = manage(
@@ -120,13 +122,14 @@ def test_password_is_not_printed_on_success(
 ) -> None:
     migrations.table(1, "a")
     # Trust authentication accepts any password, so this one only has to stay hidden.
-    url = postgres.url.replace("postgres@", "postgres:hunter2-secret@")
+    user = urlsplit(postgres.url).username
+    url = with_login(postgres.url, f"{user}:hunter2-secret")
 
     result = manage("sqlmigrate_up", "-v", "2", database_url=url, migrations_dir=migrations.path)
     status = manage("sqlmigrate_status", "--json", database_url=url, migrations_dir=migrations.path)
 
     assert result.code == 0, result.output
-    assert "Database: postgresql postgres@127.0.0.1" in result.out
+    assert f"Database: postgresql {user}@{urlsplit(url).hostname}:" in result.out
     assert "hunter2-secret" not in result.output + status.output
 
 

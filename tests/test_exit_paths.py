@@ -21,14 +21,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from sqlmigrations.vendors.pg_locks import ADVISORY_LOCK_KEY
 from tests.conftest import (
+    POSTGRES_URL,
     REPO,
     MigrationFiles,
     TargetDatabase,
@@ -36,9 +37,12 @@ from tests.conftest import (
     _unregister_alias,
     copy_project,
     manage,
+    pg_connection,
+    pg_execute,
     postgres_url_for,
     require_postgres,
     wait_for_query,
+    with_login,
 )
 
 SECRET = "hunter2-secret"
@@ -82,8 +86,8 @@ def lock_held(target: TargetDatabase) -> Iterator[None]:
     """Another session holds what a runner must get first: the advisory lock on
     PostgreSQL, the write lock of the file on SQLite."""
     if target.vendor == "postgresql":
-        with psycopg.connect(target.url, autocommit=True) as holder:
-            holder.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        with pg_connection(target.url) as holder:
+            pg_execute(holder, "SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
             yield
         return
     assert target.path is not None
@@ -579,7 +583,8 @@ def test_a_database_that_does_not_exist_is_exit_1_with_one_line(
 ) -> None:
     require_postgres()
     migrations.table(1, "a")
-    url = postgres_url_for("sqlm_no_such_database").replace("postgres@", f"postgres:{SECRET}@")
+    user = urlsplit(POSTGRES_URL).username or "postgres"
+    url = with_login(postgres_url_for("sqlm_no_such_database"), f"{user}:{SECRET}")
 
     result = manage("sqlmigrate_up", database_url=url, migrations_dir=migrations.path)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 import time
 
-import psycopg
 import pytest
 
 from sqlmigrations.vendors.pg_locks import ADVISORY_LOCK_KEY
 from tests.conftest import (
     MigrationFiles,
     TargetDatabase,
+    pg_connection,
+    pg_execute,
     slow_statement,
     start_runner,
     wait_for_query,
@@ -55,8 +56,8 @@ def test_gives_up_after_lock_timeout_naming_the_holder(
     postgres: TargetDatabase, migrations: MigrationFiles
 ) -> None:
     migrations.table(1, "a")
-    with psycopg.connect(postgres.url, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+    with pg_connection(postgres.url) as holder:
+        pg_execute(holder, "SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
         holder_pid = holder.info.backend_pid
 
         started = time.monotonic()
@@ -76,14 +77,14 @@ def test_waits_for_the_lock_and_then_runs(
     postgres: TargetDatabase, migrations: MigrationFiles
 ) -> None:
     migrations.table(1, "a")
-    with psycopg.connect(postgres.url, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+    with pg_connection(postgres.url) as holder:
+        pg_execute(holder, "SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
         runner = start_runner(postgres, migrations, "--lock-timeout", "60")
         # Until it has polled twice: past the first try, which prints the holder.
         wait_for_query(postgres, "pg_try_advisory_lock")
         time.sleep(0.5)
         assert runner.poll() is None  # still waiting
-        holder.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+        pg_execute(holder, "SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
         out, err = runner.communicate(timeout=60)
 
     assert runner.returncode == 0, out + err
@@ -97,8 +98,8 @@ def test_lock_is_released_after_a_failed_run(
     migrations.pair("001_bad", "SELECT * FROM nowhere;", "SELECT 1;")
     assert postgres.run("sqlmigrate_up").code == 1
 
-    with psycopg.connect(postgres.url, autocommit=True) as other:
-        got = other.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY]).fetchone()
+    with pg_connection(postgres.url) as other:
+        [got] = pg_execute(other, "SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
 
     assert got == (True,)
 

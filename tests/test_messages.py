@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from sqlmigrations.errors import mask_secrets
-from tests.conftest import REPO, MigrationFiles, TargetDatabase, manage, wait_for_query
+from tests.conftest import REPO, MigrationFiles, TargetDatabase, manage, sqlite_code, wait_for_query
 
 # Password masking ----------------------------------------------------------
 
@@ -233,7 +233,8 @@ def test_a_statement_that_refuses_a_transaction_names_the_directive(
             "CREATE INDEX CONCURRENTLY cannot run inside a transaction block (SQLSTATE 25001)",
         )
     else:
-        statement, first = "VACUUM;", "cannot VACUUM from within a transaction (SQLITE_ERROR)"
+        statement = "VACUUM;"
+        first = f"cannot VACUUM from within a transaction{sqlite_code('SQLITE_ERROR')}"
     migrations.table(1, "a")
     migrations.pair("002_tidy", f"SELECT 1;\n{statement}\n", "SELECT 1;")
 
@@ -273,9 +274,8 @@ def test_a_server_detail_follows_the_first_line_on_its_own(
             "  DETAIL: Key (id)=(1) already exists.",
         ]
     else:  # SQLite has no DETAIL or HINT
-        error = [
-            "001_users.up.sql:3: UNIQUE constraint failed: users.id (SQLITE_CONSTRAINT_PRIMARYKEY)"
-        ]
+        code = sqlite_code("SQLITE_CONSTRAINT_PRIMARYKEY")
+        error = [f"001_users.up.sql:3: UNIQUE constraint failed: users.id{code}"]
     assert result.err.splitlines() == [
         *error,
         "Applied before the failure: none.",

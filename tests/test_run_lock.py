@@ -8,9 +8,7 @@ import sqlite3
 import time
 from typing import Any
 
-import psycopg
-
-from tests.conftest import MigrationFiles, TargetDatabase, start_command
+from tests.conftest import MigrationFiles, TargetDatabase, pg_connect, pg_execute, start_command
 
 VERSIONS = 4
 STAGGERS = (0.5, 1.5)  # seconds between starting a full rollback and an up
@@ -95,8 +93,8 @@ class _Holder:
             self.blocker: Any = sqlite3.connect(target.path, isolation_level=None)
             self.blocker.execute("BEGIN IMMEDIATE")
         else:
-            self.blocker = psycopg.connect(target.url)
-            self.blocker.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+            self.blocker = pg_connect(target.url, autocommit=False)
+            pg_execute(self.blocker, "LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
         self.proc = start_command(target, migrations, "sqlmigrate_up", "--lock-timeout", "60")
 
     def release(self) -> None:

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from django.db import connections, transaction
 
@@ -29,6 +28,8 @@ from tests.conftest import (
     _unregister_alias,
     create_postgres_database,
     drop_postgres_database,
+    pg_connection,
+    pg_execute,
     postgres_url_for,
 )
 
@@ -96,11 +97,11 @@ def new_role_name() -> str:
 
 def drop_role(name: str, *databases: TargetDatabase) -> None:
     for database in databases:
-        with psycopg.connect(database.url, autocommit=True) as conn:
-            conn.execute(f'REASSIGN OWNED BY "{name}" TO postgres')  # type: ignore[arg-type]
-            conn.execute(f'DROP OWNED BY "{name}"')  # type: ignore[arg-type]
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP ROLE IF EXISTS "{name}"')  # type: ignore[arg-type]
+        with pg_connection(database.url) as conn:
+            pg_execute(conn, f'REASSIGN OWNED BY "{name}" TO postgres')
+            pg_execute(conn, f'DROP OWNED BY "{name}"')
+    with pg_connection(POSTGRES_URL) as conn:
+        pg_execute(conn, f'DROP ROLE IF EXISTS "{name}"')
 
 
 @pytest.fixture

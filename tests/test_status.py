@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 from tests.conftest import MigrationFiles, TargetDatabase
 
@@ -30,8 +31,15 @@ def test_shows_where_it_looked_without_the_password(
     result = target.run("sqlmigrate_status")
 
     assert result.code == 0
-    expected = "sqlite" if target.vendor == "sqlite" else "postgresql postgres@127.0.0.1:5432/"
-    assert result.out.startswith(f"Database: {expected}")
+    # Wherever the test server is (SQLMIGRATIONS_TEST_POSTGRES_URL), not this machine's.
+    url = urlsplit(target.url)
+    if target.vendor == "sqlite":
+        expected = f"sqlite {target.path}"
+    else:
+        expected = f"postgresql {url.username}@{url.hostname}:{url.port}/{target.name}"
+    assert result.out.startswith(f"Database: {expected}\n")
+    if url.password:
+        assert url.password not in result.output
 
 
 def test_reports_an_applied_migration_whose_files_vanished(

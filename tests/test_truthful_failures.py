@@ -6,10 +6,16 @@ import signal
 import time
 from typing import Any
 
-import psycopg
 import pytest
 
-from tests.conftest import MigrationFiles, TargetDatabase, start_runner, wait_for_query
+from tests.conftest import (
+    MigrationFiles,
+    TargetDatabase,
+    pg_connection,
+    pg_execute,
+    start_runner,
+    wait_for_query,
+)
 
 HISTORY_TRIGGER = {
     "sqlite": (
@@ -180,6 +186,7 @@ def test_text_the_connection_cannot_encode_is_a_one_line_failure(
     assert "Traceback" not in result.err
 
 
+@pytest.mark.psycopg3  # the one-message path's window after COMMIT
 @pytest.mark.postgresql
 def test_ctrl_c_after_the_server_committed_says_it_is_applied(
     postgres: TargetDatabase, migrations: MigrationFiles
@@ -235,8 +242,8 @@ def test_the_runners_own_history_queries_wait_no_longer_than_the_lock_timeout(
     migrations.table(1, "a")
     assert postgres.run("sqlmigrate_up").code == 0
     migrations.table(2, "b")
-    with psycopg.connect(postgres.url) as holder:
-        holder.execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+    with pg_connection(postgres.url, autocommit=False) as holder:
+        pg_execute(holder, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
         pid = holder.info.backend_pid
         for command in (
             ["sqlmigrate_status"],

@@ -15,6 +15,7 @@ from django.db.backends.utils import CursorWrapper
 
 from sqlmigrations.errors import LockTimeout, mask_secrets
 from sqlmigrations.vendors.base import Blockers, OnWait
+from sqlmigrations.vendors.pg_driver import connect
 from sqlmigrations.waits import seconds
 
 if TYPE_CHECKING:
@@ -111,7 +112,8 @@ class BlockerWatcher:
     """One thread for a whole run, armed around each attempt: starting a thread per
     migration would cost more than a fast migration itself."""
 
-    def __init__(self, params: dict[str, Any], settings_dict: dict[str, Any]):
+    def __init__(self, database: Any, params: dict[str, Any], settings_dict: dict[str, Any]):
+        self.database = database  # the driver module Django connects with
         self.params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
         self.settings_dict = settings_dict  # to mask the password, should a query show it
         self.changed = threading.Condition()
@@ -137,8 +139,6 @@ class BlockerWatcher:
         self.thread.join(timeout=1.0)
 
     def _run(self) -> None:
-        import psycopg
-
         conn = None
         try:
             while True:
@@ -156,8 +156,10 @@ class BlockerWatcher:
                     watch.due = time.monotonic() + watch.interval
                 try:
                     if conn is None:
-                        conn = psycopg.connect(**self.params, autocommit=True)
-                    row = conn.execute(_BLOCKERS, [watch.runner_pid]).fetchone()
+                        conn = connect(self.database, self.params)
+                    with conn.cursor() as cursor:
+                        cursor.execute(_BLOCKERS, [watch.runner_pid])
+                        row = cursor.fetchone()
                     with self.changed:
                         if row is not None and self.watch is watch:
                             text = _describe_blocker(*row)

@@ -24,6 +24,7 @@ from typing import Any
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqlmigrations.sql import Statement
+from sqlmigrations.vendors.pg_driver import sql_module
 
 STRINGS = "standard_conforming_strings"
 STRINGS_ON = f"SET {STRINGS} = on"
@@ -42,10 +43,10 @@ class SessionState:
 
     def restore_statements(self, conn: Any, *, prepares: bool) -> list[str]:
         """``prepares``: the migration PREPAREs statements, which are deallocated too."""
-        from psycopg import sql
+        sql = sql_module()
 
         def identifier(name: str) -> str:
-            return sql.Identifier(name).as_string(conn)
+            return str(sql.Identifier(name).as_string(conn))
 
         statements = ["RESET ALL", f"SET SESSION AUTHORIZATION {identifier(self.session_user)}"]
         if self.settings:

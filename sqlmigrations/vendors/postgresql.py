@@ -34,6 +34,15 @@ from sqlmigrations.vendors.base import (
     StatementFailed,
     Vendor,
 )
+from sqlmigrations.vendors.pg_driver import (
+    in_transaction,
+    interruptible,
+    is_connect_timeout,
+    parameter_status,
+    require_parser,
+    sqlstate,
+    unfollowed_encoding,
+)
 from sqlmigrations.vendors.pg_locks import (
     LOOK_EVERY,
     BlockerWatcher,
@@ -68,6 +77,7 @@ class PostgreSQL(Vendor):
     backup_suffix = ".dump"
 
     def __init__(self, connection: BaseDatabaseWrapper):
+        require_parser()  # before anything connects or is read: exit 2, nothing ran
         super().__init__(connection)
         self._watcher: BlockerWatcher | None = None
 
@@ -144,19 +154,25 @@ class PostgreSQL(Vendor):
         return None
 
     def error_message(self, error: BaseException, in_transaction: bool) -> DatabaseMessage:
-        """psycopg: the server's primary message, its position, DETAIL and HINT."""
-        sqlstate = getattr(error, "sqlstate", None)
-        if not sqlstate:
+        """The driver's diagnostics: the server's primary message, its position, DETAIL
+        and HINT (psycopg 3 and psycopg2 name them alike)."""
+        code = sqlstate(error)
+        if not code:
+            # psycopg2 gives a FATAL (a terminated session) no code: the server's
+            # line, without libpq's severity prefix and libpq's own lines after it.
+            server = re.match(r"(?:FATAL|PANIC|ERROR):\s+(.+)", str(error).strip())
+            if server:
+                return DatabaseMessage(one_line(server.group(1)), None)
             return super().error_message(error, in_transaction)
         diag = error.diag  # type: ignore[attr-defined]
         notes = [f"DETAIL: {one_line(diag.message_detail)}"] if diag.message_detail else []
         if diag.message_hint:
             notes.append(f"HINT: {one_line(diag.message_hint)}")
-        if sqlstate == "25001" and in_transaction:  # active_sql_transaction
+        if code == "25001" and in_transaction:  # active_sql_transaction
             notes.append(f"HINT: {NO_TRANSACTION_HINT}")
         return DatabaseMessage(
             text=one_line(diag.message_primary or "") or one_line(str(error)),
-            code=f"SQLSTATE {sqlstate}",
+            code=f"SQLSTATE {code}",
             position=int(diag.statement_position) if diag.statement_position else None,
             notes=tuple(notes),
         )
@@ -181,7 +197,8 @@ class PostgreSQL(Vendor):
     def run_session(self) -> Iterator[None]:
         self._session = session = capture_session(self.connection)
         try:
-            yield
+            with interruptible(self.connection):
+                yield
         finally:
             self._session = None
             # The caller's connection lives on (Python API): its own strings setting
@@ -192,12 +209,22 @@ class PostgreSQL(Vendor):
 
     def before_message(self) -> None:
         """The server reads a whole message with the strings setting in force when it
-        arrives. It reports each change of it (GUC_REPORT), so psycopg knows the value
+        arrives. It reports each change of it (GUC_REPORT), so the driver knows the value
         without asking: a SET goes out only when something turned it off."""
         conn = self.connection.connection
-        if conn is not None and conn.pgconn.parameter_status(STRINGS.encode()) != b"on":
+        if conn is None:
+            return
+        if parameter_status(conn, STRINGS) != "on":
             with self.connection.cursor() as cursor:
                 cursor.execute(STRINGS_ON)
+        encoding = unfollowed_encoding(conn)
+        if encoding:
+            # Raised where the driver's own encoding errors are: the statement fails.
+            raise UnicodeError(
+                f"client_encoding was set to {encoding}, which psycopg2 does not follow: "
+                "this statement would be sent in another encoding than the server reads. "
+                "Remove the SET client_encoding."
+            )
 
     def _restore_statements(self, statements: list[Statement]) -> list[str]:
         if self._session is None or not statements:
@@ -217,7 +244,7 @@ class PostgreSQL(Vendor):
                         cursor.execute(f"SET LOCAL lock_timeout = '{milliseconds(timeout)}ms'")
                 yield
         except DatabaseError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            if sqlstate(exc.__cause__) != "55P03":  # lock_not_available
                 raise
             raise LockTimeout(
                 f"the runner's own query of its history table waited {timeout:g}s for a "
@@ -226,10 +253,7 @@ class PostgreSQL(Vendor):
             ) from exc
 
     def transaction_left_open(self) -> bool:
-        from psycopg import pq
-
-        status = self.connection.connection.info.transaction_status
-        return bool(status != pq.TransactionStatus.IDLE)
+        return in_transaction(self.connection.connection)
 
     def restore_session(self, statements: list[Statement]) -> None:
         with self.connection.cursor() as cursor:
@@ -246,7 +270,8 @@ class PostgreSQL(Vendor):
         # SET LOCAL first: the file's own SET comes later and wins, for its migration only.
         setup = [f"SET LOCAL {name} = {value}" for name, value in _settings(limits).items()]
         if not can_batch(self.connection):
-            # Inside a caller's transaction: a savepoint of theirs, statement by statement.
+            # Inside a caller's transaction (a savepoint of theirs), or under psycopg2
+            # (its own transaction): statement by statement, the history row last.
             with self.history_failures(), self.write_transaction():
                 with self.connection.cursor() as cursor:
                     for sql in setup:
@@ -307,7 +332,9 @@ class PostgreSQL(Vendor):
         interval = min(max((limits.lock_timeout or 1.0) / 4, 0.05), LOOK_EVERY)
         if self._watcher is None:
             self._watcher = BlockerWatcher(
-                self.connection.get_connection_params(), self.connection.settings_dict
+                self.connection.Database,  # type: ignore[attr-defined]
+                self.connection.get_connection_params(),
+                self.connection.settings_dict,
             )
         self._watcher.arm(self.connection.connection.info.backend_pid, interval, blockers)
         try:
@@ -342,14 +369,14 @@ class PostgreSQL(Vendor):
     # Connecting --------------------------------------------------------------
 
     def bound_connecting(self, timeout: float) -> None:
-        # libpq's connect_timeout; psycopg alone would wait 130s per host.
+        # libpq's connect_timeout; the driver alone would wait 130s per host.
         options = self.connection.settings_dict.setdefault("OPTIONS", {})
         chosen = "connect_timeout" in options or os.environ.get("PGCONNECT_TIMEOUT")
         if timeout and not chosen:
             options["connect_timeout"] = max(2, round(timeout))  # libpq's minimum is 2
 
     def explain_connect_error(self, exc: Exception) -> str | None:
-        if type(exc.__cause__ or exc).__name__ != "ConnectionTimeout":
+        if not is_connect_timeout(exc.__cause__ or exc):
             return None
         # As libpq reads it: whole seconds, at least 2.
         options = self.connection.settings_dict.get("OPTIONS", {})

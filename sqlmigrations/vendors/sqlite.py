@@ -8,6 +8,7 @@ import fcntl
 import os
 import re
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -108,10 +109,10 @@ class SQLite(Vendor):
         return match.group(1).upper() if match else None
 
     def error_message(self, error: BaseException, in_transaction: bool) -> DatabaseMessage:
-        """sqlite3: one line and an error name; no detail, hint or position."""
-        errorname = getattr(error, "sqlite_errorname", None)
-        if not errorname:
+        """sqlite3: one line and an error name (Python 3.11+); no detail, hint or position."""
+        if not isinstance(error, sqlite3.Error):
             return super().error_message(error, in_transaction)
+        errorname = getattr(error, "sqlite_errorname", None)
         text = one_line(str(error)) or type(error).__name__
         # "cannot VACUUM from within a transaction", "cannot change into wal mode from
         # within a transaction": SQLite has no error code of its own for these.
@@ -120,7 +121,7 @@ class SQLite(Vendor):
             if in_transaction and "within a transaction" in text
             else ()
         )
-        return DatabaseMessage(text=text, code=str(errorname), notes=notes)
+        return DatabaseMessage(text=text, code=errorname and str(errorname), notes=notes)
 
     # Locking -----------------------------------------------------------------
 
