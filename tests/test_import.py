@@ -279,9 +279,53 @@ def test_a_target_that_cannot_be_made_writes_nothing(
         "--to",
         str(tmp_path / "file" / "x"),
     )
-    assert result.code == 1, result.output
-    assert "cannot write" in result.err and "no file was written" in result.err
+    assert result.code == 2, result.output
+    assert result.err == f"{tmp_path / 'file'} is not a directory; nothing was written"
+    assert result.out == ""  # no "Writing:" list of files that were never written
+    assert (tmp_path / "file").read_text() == ""
+
+
+def test_a_target_that_is_a_file_or_a_dangling_symlink_is_bad_input(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "node", {"1_a.up.sql": "SELECT 1;\n", "1_a.down.sql": "SELECT 1;\n"})
+    (tmp_path / "file").write_text("kept")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+
+    for to in (tmp_path / "file", tmp_path / "dangling"):
+        result = target.run(
+            "sqlmigrate_import", str(source), "--from-format", "node", "--to", str(to)
+        )
+        assert result.code == 2, result.output
+        assert result.err == f"{to} is not a directory; nothing was written"
+        assert result.out == ""
+    assert (tmp_path / "file").read_text() == "kept"
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_write_that_fails_leaves_no_file_and_no_directory_it_made(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    """dbmate's one file becomes two with longer names: one too long for the file system
+    fails after the directories and the other files were made; all of them go again."""
+    long = "x" * 233  # 252 bytes as dbmate names it; its .down.sql needs 257
+    source = write(
+        tmp_path / "dbmate",
+        {
+            "20200101000000_a.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n",
+            f"20200102000000_{long}.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n",
+        },
+    )
+    to = tmp_path / "new" / "deeper"
+
+    result = target.run(
+        "sqlmigrate_import", str(source), "--from-format", "dbmate", "--to", str(to)
+    )
+
+    assert result.code == 2, result.output
+    assert "no file was written" in result.err and "\n" not in result.err
     assert "Traceback" not in result.output
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_transaction_false_file_keeps_its_own_transaction(
