@@ -28,7 +28,10 @@ def in_test_environment() -> bool:
 def apply_on_migrate(sender: Any, using: str, verbosity: int = 1, **kwargs: Any) -> None:
     if "plan" not in kwargs:
         return  # sent by flush (TransactionTestCase), not by migrate
-    mode = conf.apply_on_migrate()
+    try:
+        mode = conf.apply_on_migrate()
+    except SqlMigrationsError as exc:  # the migrate command refuses it first; call_command too
+        raise CommandError(str(exc), returncode=exc.exit_code) from exc
     if mode is False or (mode == "tests" and not in_test_environment()):
         return
     if not conf.has_migration_dirs(using):
