@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import MigrationFiles, TargetDatabase
 from tests.test_foreign_names import schema
 
@@ -385,3 +387,55 @@ def test_a_statement_that_cannot_run_in_a_transaction_makes_a_no_transaction_fil
     )
     up = target.run("sqlmigrate_up")
     assert up.code == 0, up.output
+
+
+DBMATE_FILE = "-- migrate:up\nCREATE TABLE {0} (id integer);\n-- migrate:down\nDROP TABLE {0};\n"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "files", "message"),
+    [
+        pytest.param(
+            "flyway",
+            {"V05__first.sql": "SELECT 1;\n", "V5__second.sql": "SELECT 2;\n"},
+            "V5__second.sql: version 5 is also V05__first.sql",
+            id="flyway-two-V-files",
+        ),
+        pytest.param(
+            "flyway",
+            {"V1__a.sql": "SELECT 1;\n", "U1__a.sql": "SELECT 1;\n", "U01__a.sql": "SELECT 2;\n"},
+            "U1__a.sql: version 1 is also U01__a.sql",
+            id="flyway-two-undo-files",
+        ),
+        pytest.param(
+            "dbmate",
+            {"1_a.sql": DBMATE_FILE.format("a"), "01_b.sql": DBMATE_FILE.format("b")},
+            "version 1 is also",
+            id="dbmate-two-files",
+        ),
+        pytest.param(
+            "dbmate",
+            {
+                "1_a.sql": "-- migrate:up\nCREATE TABLE a (id integer);\n"
+                "-- migrate:up\nCREATE TABLE b (id integer);\n-- migrate:down\nDROP TABLE a;\n"
+            },
+            "1_a.sql: more than one '-- migrate:up' section",
+            id="dbmate-two-up-sections",
+        ),
+    ],
+)
+def test_one_version_twice_is_refused_not_silently_dropped(
+    target: TargetDatabase,
+    migrations: MigrationFiles,
+    tmp_path: Path,
+    fmt: str,
+    files: dict[str, str],
+    message: str,
+) -> None:
+    source = write(tmp_path / fmt, files)
+
+    result = target.run("sqlmigrate_import", str(source), "--from-format", fmt)
+
+    assert result.code == 2, result.output
+    assert message in result.err
+    assert list(migrations.path.iterdir()) == []
