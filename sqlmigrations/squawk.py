@@ -12,12 +12,14 @@ import contextlib
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,8 @@ INSTALL_HINT = (
 # squawk lints thousands of lines in milliseconds; a minute means something is wrong,
 # and neither sqlmigrate_lint nor sqlmigrate_up may hang on it.
 TIMEOUT = 60.0
+# squawk's JSON for thousands of findings is a few MB; far more is not a report.
+MAX_OUTPUT = 64 * 2**20
 _INVALID_RULE = re.compile(r"invalid rule name (?P<rule>\S+)")
 
 
@@ -187,15 +191,13 @@ def _run(
     except OSError as exc:
         raise SquawkMissing(f" ({args[0]}: {exc.strerror})") from None
     try:
-        out, err = process.communicate(
-            stdin.encode("utf-8") if stdin is not None else None, timeout=timeout
-        )
+        out, err = _communicate(process, stdin, time.monotonic() + timeout)
     except subprocess.TimeoutExpired:
         _kill(process)
         raise SquawkFailed(
             f"squawk did not finish within {timeout:g}s; nothing was linted"
         ) from None
-    except BaseException:  # Ctrl-C, SIGTERM
+    except BaseException:  # Ctrl-C, SIGTERM, too much output
         _kill(process)
         raise
     return subprocess.CompletedProcess(
@@ -204,6 +206,45 @@ def _run(
         out.decode("utf-8", "replace"),
         err.decode("utf-8", "replace"),
     )
+
+
+def _communicate(
+    process: subprocess.Popen[bytes], stdin: str | None, deadline: float
+) -> tuple[bytes, bytes]:
+    """Popen.communicate(), but holding at most MAX_OUTPUT bytes: the output is kept in
+    memory to be parsed, and a program that never stops printing must not fill it."""
+    if process.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):  # a squawk that does not read it
+            process.stdin.write((stdin or "").encode("utf-8"))
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+    assert process.stdout is not None and process.stderr is not None
+    chunks: dict[int, list[bytes]] = {process.stdout.fileno(): [], process.stderr.fileno(): []}
+    total = 0
+    with selectors.DefaultSelector() as selector:
+        for fd in chunks:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(process.args, 0)
+            for key, _ in selector.select(left):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fd)
+                    continue
+                chunks[key.fd].append(data)
+                total += len(data)
+                if total > MAX_OUTPUT:
+                    raise SquawkFailed(
+                        f"squawk failed: it printed more than {MAX_OUTPUT // 2**20} MB, "
+                        "which is no report; nothing was linted"
+                    )
+    process.wait(max(deadline - time.monotonic(), 0))
+    out, err = (b"".join(chunks[pipe.fileno()]) for pipe in (process.stdout, process.stderr))
+    process.stdout.close()
+    process.stderr.close()
+    return out, err
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

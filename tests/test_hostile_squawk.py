@@ -115,3 +115,18 @@ def test_sigterm_while_squawk_hangs_exits_130_and_ends_squawks_children(
     finally:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_squawk_that_prints_without_end_is_stopped_at_a_bounded_size(
+    postgres: TargetDatabase, tmp_path: Path, settings: Any
+) -> None:
+    """Its output is held in memory to be parsed: without a bound, 60 s of 'yes' would
+    be gigabytes before the timeout."""
+    settings.SQLMIGRATIONS_SQUAWK = str(fake_squawk(tmp_path, "exec yes garbage\n"))
+
+    started = time.monotonic()
+    result = postgres.run("sqlmigrate_lint")
+
+    assert result.code == 1, result.output
+    assert result.err.startswith("squawk failed: it printed more than"), result.err
+    assert time.monotonic() - started < 30
