@@ -40,3 +40,31 @@ def test_an_invalid_apply_on_migrate_setting_stops_migrate_before_it_runs(
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         conn.close()
         assert "auth_user" not in tables and "a" not in tables
+
+
+def test_migrate_fake_fakes_the_sql_migrations_it_applies_too(
+    migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    """SQLMIGRATIONS_APPLY_ON_MIGRATE = True: migrate --fake marks Django's migrations as
+    applied without running them, and must not run the SQL files for real either."""
+    migrations.table(1, "a")
+    database = tmp_path / "db.sqlite3"
+
+    result = manage(
+        "migrate",
+        "--fake",
+        migrations_dir=migrations.path,
+        env={
+            "DB_PATH": str(database),
+            "SQLMIGRATIONS_TEST_SETTINGS": json.dumps({"SQLMIGRATIONS_APPLY_ON_MIGRATE": True}),
+        },
+    )
+
+    assert result.code == 0, result.output
+    assert "SQL migration 001_create_a... FAKED" in result.out
+    with sqlite3.connect(database) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        applied = conn.execute("SELECT version FROM schema_migrations").fetchall()
+    conn.close()
+    assert "a" not in tables
+    assert applied == [(1,)]

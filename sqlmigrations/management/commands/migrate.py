@@ -1,5 +1,6 @@
 """Django's migrate, whose --check also fails while SQL migrations are pending when
-SQLMIGRATIONS_APPLY_ON_MIGRATE = True says migrate applies them (testdb.py)."""
+SQLMIGRATIONS_APPLY_ON_MIGRATE = True says migrate applies them (testdb.py), and whose
+--fake fakes them too."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.core.management.commands.migrate import Command as DjangoMigrate
 from sqlmigrations import conf
 from sqlmigrations.errors import ConfigurationError
 from sqlmigrations.pending import outlook
+from sqlmigrations.testdb import MIGRATE_FAKE
 
 
 class Command(DjangoMigrate):
@@ -21,7 +23,11 @@ class Command(DjangoMigrate):
             apply_on_migrate = conf.apply_on_migrate()
         except ConfigurationError as exc:
             raise CommandError(str(exc), returncode=2) from exc
-        super().handle(*args, **options)  # exits 1 itself if Django's own are pending
+        fake = MIGRATE_FAKE.set(bool(options["fake"]))
+        try:
+            super().handle(*args, **options)  # exits 1 itself if Django's own are pending
+        finally:
+            MIGRATE_FAKE.reset(fake)
         if not options["check_unapplied"] or apply_on_migrate is not True:
             return
         found = outlook(options["database"])
