@@ -68,3 +68,30 @@ def test_migrate_fake_fakes_the_sql_migrations_it_applies_too(
     conn.close()
     assert "a" not in tables
     assert applied == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"default": ["abc"]}, {"default": [1.5]}, {"default": ["²"]}, {"default": 3}, ["x"]],
+)
+def test_an_invalid_skip_versions_setting_is_one_line_and_exit_2(
+    migrations: MigrationFiles, tmp_path: Path, value: object
+) -> None:
+    migrations.table(1, "a")
+    database = tmp_path / "db.sqlite3"
+
+    result = manage(
+        "sqlmigrate_up",
+        migrations_dir=migrations.path,
+        env={
+            "DB_PATH": str(database),
+            "SQLMIGRATIONS_TEST_SETTINGS": json.dumps({"SQLMIGRATIONS_SKIP_VERSIONS": value}),
+        },
+    )
+
+    assert result.code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.err.startswith("CommandError: SQLMIGRATIONS_SKIP_VERSIONS must be")
+    assert not database.exists() or "a" not in {
+        row[0] for row in sqlite3.connect(database).execute("SELECT name FROM sqlite_master")
+    }
