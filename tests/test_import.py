@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -438,4 +439,25 @@ def test_one_version_twice_is_refused_not_silently_dropped(
 
     assert result.code == 2, result.output
     assert message in result.err
+    assert list(migrations.path.iterdir()) == []
+
+
+def test_a_version_taken_in_another_of_the_databases_directories_is_refused(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path, settings: Any
+) -> None:
+    """The runner merges every configured directory into one set: a version already in
+    the other one would make a set it refuses."""
+    other = MigrationFiles(tmp_path / "other")
+    other.table(1, "taken")
+    settings.SQLMIGRATIONS_DIRS = [migrations.path, other.path]
+    source = write(tmp_path / "node", {"1_a.up.sql": "SELECT 1;\n", "1_a.down.sql": "SELECT 1;\n"})
+
+    result = target.run(
+        "sqlmigrate_import", str(source), "--from-format", "node", "--to", str(migrations.path)
+    )
+
+    assert result.code == 2, result.output
+    assert f"version 1 is already 001_create_taken.down.sql in {other.path}" in result.err or (
+        f"version 1 is already 001_create_taken.up.sql in {other.path}" in result.err
+    )
     assert list(migrations.path.iterdir()) == []
