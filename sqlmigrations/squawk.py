@@ -80,10 +80,11 @@ def find_squawk() -> str:
 
 
 def version(binary: str) -> str:
-    """``2.70.0``, for the report; empty if squawk does not say."""
+    """``2.70.0``, for the report; empty if squawk does not say. A squawk that does not
+    answer this in TIMEOUT is hung: SquawkFailed now, not a second timeout to lint."""
     try:
         done = _run([binary, "--version"], TIMEOUT)
-    except SqlMigrationsError:
+    except SquawkMissing:
         return ""
     return one_line(done.stdout).removeprefix("squawk").strip()
 

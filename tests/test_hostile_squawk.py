@@ -130,3 +130,22 @@ def test_a_squawk_that_prints_without_end_is_stopped_at_a_bounded_size(
     assert result.code == 1, result.output
     assert result.err.startswith("squawk failed: it printed more than"), result.err
     assert time.monotonic() - started < 30
+
+
+def test_a_squawk_that_hangs_is_waited_for_once_not_once_per_call(
+    postgres: TargetDatabase, tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """squawk is asked its version, then to lint: a hung one must cost one timeout (a
+    deploy's sqlmigrate_up lints first), not two. The timeout is shortened to 2 s."""
+    from sqlmigrations import squawk
+
+    monkeypatch.setattr(squawk, "TIMEOUT", 2.0)
+    settings.SQLMIGRATIONS_SQUAWK = str(fake_squawk(tmp_path, "sleep 300\n"))
+
+    started = time.monotonic()
+    result = postgres.run("sqlmigrate_lint")
+    elapsed = time.monotonic() - started
+
+    assert result.code == 1, result.output
+    assert result.err == "squawk did not finish within 2s; nothing was linted"
+    assert elapsed < 3.9
