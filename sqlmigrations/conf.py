@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from sqlmigrations.errors import ConfigurationError
-from sqlmigrations.files import distinct_dirs
+from sqlmigrations.files import MAX_VERSION, distinct_dirs
 from sqlmigrations.waits import MAX_SECONDS
 
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -130,7 +130,16 @@ def has_migration_dirs(alias: str) -> bool:
 def skipped_versions(alias: str) -> frozenset[int]:
     """Versions never applied on ``alias`` (e.g. demo data in production)."""
     per_alias = getattr(settings, "SQLMIGRATIONS_SKIP_VERSIONS", {}) or {}
-    return frozenset(int(v) for v in per_alias.get(alias, ()))
+    versions = per_alias.get(alias, ()) if isinstance(per_alias, dict) else None
+    if not isinstance(versions, (list, tuple, set, frozenset)) or not all(
+        type(v) is int and 1 <= v <= MAX_VERSION for v in versions
+    ):
+        raise ConfigurationError(
+            "SQLMIGRATIONS_SKIP_VERSIONS must be a dict of database aliases to lists of "
+            f'versions (whole numbers from 1 to {MAX_VERSION}), e.g. {{"default": [2]}}; '
+            f"not {per_alias!r}"[:300]
+        )
+    return frozenset(versions)
 
 
 def apply_on_migrate() -> bool | str:

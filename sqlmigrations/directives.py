@@ -113,8 +113,9 @@ def _parse_words(
             continue
         parsed: object
         if key == "lock-retries":
-            parsed = int(value) if value.isdigit() else None
-            expected = "a whole number of 0 or more"
+            # ASCII digits ('²'.isdigit() is true), and few enough for int() to read.
+            parsed = int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
+            expected = "a whole number of 0 or more (at most 18 digits)"
         else:
             parsed = parse_duration(value)
             expected = DURATION_HELP

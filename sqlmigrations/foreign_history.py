@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sqlmigrations.errors import UsageError
+from sqlmigrations.files import MAX_VERSION
 from sqlmigrations.models import SchemaMigration
 
 TABLE = SchemaMigration._meta.db_table
@@ -160,14 +161,24 @@ def _read_flyway(cursor: CursorWrapper, quoted: str, recorded: Recorded) -> None
 
 
 def _version(recorded: Recorded, version: object, name: object = None) -> int | None:
+    # ASCII digits only ('²'.isdigit() is true), compared by length before int(), which
+    # refuses very long strings: another table's text is anything.
     text = str(version).strip()
-    if not text.isdigit() or int(text) == 0:
-        recorded.problems.append(
-            f"{RUNNER_NAMES[recorded.runner]}'s history names version {name or version!r}, "
-            "which is not a whole number of 1 or more as this app's versions are"
-        )
-        return None
-    return int(text)
+    significant = text.lstrip("0")
+    if (
+        re.fullmatch(r"[0-9]+", text)
+        and 0 < len(significant) <= len(str(MAX_VERSION))
+        and int(significant) <= MAX_VERSION
+    ):
+        return int(significant)
+    shown = repr(name or version)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    recorded.problems.append(
+        f"{RUNNER_NAMES[recorded.runner]}'s history names version {shown}, "
+        f"which is not a whole number from 1 to {MAX_VERSION} as this app's versions are"
+    )
+    return None
 
 
 def _add(

@@ -8,14 +8,18 @@ never re-implemented here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,8 @@ INSTALL_HINT = (
 # squawk lints thousands of lines in milliseconds; a minute means something is wrong,
 # and neither sqlmigrate_lint nor sqlmigrate_up may hang on it.
 TIMEOUT = 60.0
+# squawk's JSON for thousands of findings is a few MB; far more is not a report.
+MAX_OUTPUT = 64 * 2**20
 _INVALID_RULE = re.compile(r"invalid rule name (?P<rule>\S+)")
 
 
@@ -74,14 +80,13 @@ def find_squawk() -> str:
 
 
 def version(binary: str) -> str:
-    """``2.70.0``, for the report; empty if squawk does not say."""
+    """``2.70.0``, for the report; empty if squawk does not say. A squawk that does not
+    answer this in TIMEOUT is hung: SquawkFailed now, not a second timeout to lint."""
     try:
-        done = subprocess.run(
-            [binary, "--version"], capture_output=True, text=True, timeout=TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        done = _run([binary, "--version"], TIMEOUT)
+    except SquawkMissing:
         return ""
-    return done.stdout.strip().removeprefix("squawk").strip()
+    return one_line(done.stdout).removeprefix("squawk").strip()
 
 
 def run(
@@ -128,17 +133,27 @@ def run(
         detail = one_line(done.stderr) or one_line(done.stdout) or "no report"
         raise SquawkFailed(f"squawk failed (exit code {done.returncode}): {detail}")
     by_name = {Path(p).name: i for i, p in enumerate(paths)}
-    return [
-        RawFinding(
-            index=by_name[Path(item["file"]).name],
-            line=int(item["line"]) + 1,  # squawk counts lines from 0
-            rule=str(item["rule_name"]),
-            message=str(item["message"]),
-            help=item.get("help") or None,
-            level=str(item.get("level", "Warning")).lower(),
-        )
-        for item in report
-    ]
+    try:
+        return [_finding(item, by_name) for item in report]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        # Another program under squawk's name, or a squawk whose report changed shape.
+        shown = one_line(done.stdout)[:200]
+        message = f"squawk failed: its report is not one this app reads: {shown}"
+        raise SquawkFailed(message) from None
+
+
+def _finding(item: dict[str, object], by_name: dict[str, int]) -> RawFinding:
+    line = item["line"]
+    if not isinstance(line, int):
+        raise TypeError(line)
+    return RawFinding(
+        index=by_name[Path(str(item["file"])).name],
+        line=line + 1,  # squawk counts lines from 0
+        rule=str(item["rule_name"]),
+        message=str(item["message"]),
+        help=str(item["help"]) if item.get("help") else None,
+        level=str(item.get("level", "Warning")).lower(),
+    )
 
 
 def unknown_rules(binary: str, rules: Sequence[str]) -> list[str]:
@@ -160,25 +175,87 @@ def unknown_rules(binary: str, rules: Sequence[str]) -> list[str]:
 def _run(
     args: list[str], timeout: float, *, cwd: str | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """squawk's exit code and output (decoded leniently: garbage is reported, not a
+    traceback). It runs in a process group of its own, killed whole on a timeout or an
+    interruption: a wrapper's child must not outlive the command, nor hold its pipes."""
     try:
-        return subprocess.run(
+        process = subprocess.Popen(
             args,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             cwd=cwd,
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            check=False,
             # No colours or hyperlinks in what is parsed.
             env={**os.environ, "NO_COLOR": "1"},
+            start_new_session=True,
         )
+    except OSError as exc:
+        raise SquawkMissing(f" ({args[0]}: {exc.strerror})") from None
+    try:
+        out, err = _communicate(process, stdin, time.monotonic() + timeout)
     except subprocess.TimeoutExpired:
+        _kill(process)
         raise SquawkFailed(
             f"squawk did not finish within {timeout:g}s; nothing was linted"
         ) from None
-    except OSError as exc:
-        raise SquawkMissing(f" ({args[0]}: {exc.strerror})") from None
+    except BaseException:  # Ctrl-C, SIGTERM, too much output
+        _kill(process)
+        raise
+    return subprocess.CompletedProcess(
+        args,
+        process.returncode,
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
+    )
+
+
+def _communicate(
+    process: subprocess.Popen[bytes], stdin: str | None, deadline: float
+) -> tuple[bytes, bytes]:
+    """Popen.communicate(), but holding at most MAX_OUTPUT bytes: the output is kept in
+    memory to be parsed, and a program that never stops printing must not fill it."""
+    if process.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):  # a squawk that does not read it
+            process.stdin.write((stdin or "").encode("utf-8"))
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+    assert process.stdout is not None and process.stderr is not None
+    chunks: dict[int, list[bytes]] = {process.stdout.fileno(): [], process.stderr.fileno(): []}
+    total = 0
+    with selectors.DefaultSelector() as selector:
+        for fd in chunks:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(process.args, 0)
+            for key, _ in selector.select(left):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fd)
+                    continue
+                chunks[key.fd].append(data)
+                total += len(data)
+                if total > MAX_OUTPUT:
+                    raise SquawkFailed(
+                        f"squawk failed: it printed more than {MAX_OUTPUT // 2**20} MB, "
+                        "which is no report; nothing was linted"
+                    )
+    process.wait(max(deadline - time.monotonic(), 0))
+    out, err = (b"".join(chunks[pipe.fileno()]) for pipe in (process.stdout, process.stderr))
+    process.stdout.close()
+    process.stderr.close()
+    return out, err
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    process.wait()
 
 
 def _usage_error(stderr: str) -> SqlMigrationsError:

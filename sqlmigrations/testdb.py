@@ -9,6 +9,7 @@ project the production schema in its tests just by installing the app, and with
 from __future__ import annotations
 
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 from django.core import mail
@@ -17,6 +18,10 @@ from django.core.management.base import CommandError, OutputWrapper
 from sqlmigrations import conf
 from sqlmigrations.errors import SqlMigrationsError
 from sqlmigrations.executor import Executor, Progress
+
+# Set by the migrate command for its run: --fake fakes the SQL migrations too (the
+# signal does not say whether Django's were faked).
+MIGRATE_FAKE: ContextVar[bool] = ContextVar("sqlmigrations_migrate_fake", default=False)
 
 
 def in_test_environment() -> bool:
@@ -28,7 +33,10 @@ def in_test_environment() -> bool:
 def apply_on_migrate(sender: Any, using: str, verbosity: int = 1, **kwargs: Any) -> None:
     if "plan" not in kwargs:
         return  # sent by flush (TransactionTestCase), not by migrate
-    mode = conf.apply_on_migrate()
+    try:
+        mode = conf.apply_on_migrate()
+    except SqlMigrationsError as exc:  # the migrate command refuses it first; call_command too
+        raise CommandError(str(exc), returncode=exc.exit_code) from exc
     if mode is False or (mode == "tests" and not in_test_environment()):
         return
     if not conf.has_migration_dirs(using):
@@ -37,12 +45,11 @@ def apply_on_migrate(sender: Any, using: str, verbosity: int = 1, **kwargs: Any)
 
     def report(progress: Progress) -> None:
         if verbosity >= 1 and progress.event == "apply_success":
-            stdout.write(
-                f"  Applying SQL migration {progress.migration}... OK ({progress.elapsed_ms} ms)"
-            )
+            done = "FAKED" if progress.message == "faked" else f"OK ({progress.elapsed_ms} ms)"
+            stdout.write(f"  Applying SQL migration {progress.migration}... {done}")
 
     try:
-        Executor(using, progress=report).up()
+        Executor(using, progress=report).up(fake=MIGRATE_FAKE.get())
     except SqlMigrationsError as exc:
         raise CommandError(
             f"applying SQL migrations to database '{using}' failed: {exc}",

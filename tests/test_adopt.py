@@ -237,3 +237,29 @@ def test_a_flyway_baseline_counts_every_file_up_to_it(
     result = target.run("sqlmigrate_adopt", "--from", "flyway")
     assert result.code == 0, result.output
     assert target.applied() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        pytest.param("²", id="a-digit-int-refuses"),
+        pytest.param("٣", id="a-digit-not-ascii"),
+        pytest.param("long", id="more-digits-than-int-reads"),
+        pytest.param("99999999999999999999", id="above-the-largest-version"),
+    ],
+)
+def test_a_version_that_is_no_number_of_ours_is_a_problem_not_a_traceback(
+    target: TargetDatabase, migrations: MigrationFiles, version: str
+) -> None:
+    migrations.table(1, "a")
+    runner_tables.create(target, "dbmate")
+    if version == "long":  # dbmate's PostgreSQL column is varchar(128); SQLite's holds more
+        version = "1" * (5000 if target.vendor == "sqlite" else 128)
+    target.execute(f"INSERT INTO schema_migrations (version) VALUES ('1'), ('{version}')")
+
+    result = target.run("sqlmigrate_adopt")
+
+    assert result.code == 2, result.output
+    assert "cannot adopt; nothing was changed" in result.err
+    assert "which is not a whole number from 1 to" in result.err
+    assert "schema_migrations_dbmate" not in target.tables()

@@ -352,6 +352,9 @@ def test_real_command_options_bound_the_wait(
         ("-- sqlmigrate: lock-timeout=soon", "lock-timeout=soon"),
         ("-- sqlmigrate: lock-retries=-1", "lock-retries=-1"),
         ("-- sqlmigrate: lock-retries=2.5", "lock-retries=2.5"),
+        # str.isdigit() is true for these; int() refuses both.
+        ("-- sqlmigrate: lock-retries=\u00b2", "lock-retries=\u00b2"),
+        ("-- sqlmigrate: lock-retries=" + "9" * 5000, "lock-retries=999"),
         ("-- sqlmigrate: no-transaction lock-retries=2", "no-transaction"),
         # Beyond what either database can take (a C int of milliseconds).
         ("-- sqlmigrate: statement-timeout=9999999", "statement-timeout=9999999"),

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import MigrationFiles, TargetDatabase
 from tests.test_foreign_names import schema
@@ -279,9 +282,53 @@ def test_a_target_that_cannot_be_made_writes_nothing(
         "--to",
         str(tmp_path / "file" / "x"),
     )
-    assert result.code == 1, result.output
-    assert "cannot write" in result.err and "no file was written" in result.err
+    assert result.code == 2, result.output
+    assert result.err == f"{tmp_path / 'file'} is not a directory; nothing was written"
+    assert result.out == ""  # no "Writing:" list of files that were never written
+    assert (tmp_path / "file").read_text() == ""
+
+
+def test_a_target_that_is_a_file_or_a_dangling_symlink_is_bad_input(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "node", {"1_a.up.sql": "SELECT 1;\n", "1_a.down.sql": "SELECT 1;\n"})
+    (tmp_path / "file").write_text("kept")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+
+    for to in (tmp_path / "file", tmp_path / "dangling"):
+        result = target.run(
+            "sqlmigrate_import", str(source), "--from-format", "node", "--to", str(to)
+        )
+        assert result.code == 2, result.output
+        assert result.err == f"{to} is not a directory; nothing was written"
+        assert result.out == ""
+    assert (tmp_path / "file").read_text() == "kept"
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_write_that_fails_leaves_no_file_and_no_directory_it_made(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path
+) -> None:
+    """dbmate's one file becomes two with longer names: one too long for the file system
+    fails after the directories and the other files were made; all of them go again."""
+    long = "x" * 233  # 252 bytes as dbmate names it; its .down.sql needs 257
+    source = write(
+        tmp_path / "dbmate",
+        {
+            "20200101000000_a.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n",
+            f"20200102000000_{long}.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n",
+        },
+    )
+    to = tmp_path / "new" / "deeper"
+
+    result = target.run(
+        "sqlmigrate_import", str(source), "--from-format", "dbmate", "--to", str(to)
+    )
+
+    assert result.code == 2, result.output
+    assert "no file was written" in result.err and "\n" not in result.err
     assert "Traceback" not in result.output
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_transaction_false_file_keeps_its_own_transaction(
@@ -341,3 +388,76 @@ def test_a_statement_that_cannot_run_in_a_transaction_makes_a_no_transaction_fil
     )
     up = target.run("sqlmigrate_up")
     assert up.code == 0, up.output
+
+
+DBMATE_FILE = "-- migrate:up\nCREATE TABLE {0} (id integer);\n-- migrate:down\nDROP TABLE {0};\n"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "files", "message"),
+    [
+        pytest.param(
+            "flyway",
+            {"V05__first.sql": "SELECT 1;\n", "V5__second.sql": "SELECT 2;\n"},
+            "V5__second.sql: version 5 is also V05__first.sql",
+            id="flyway-two-V-files",
+        ),
+        pytest.param(
+            "flyway",
+            {"V1__a.sql": "SELECT 1;\n", "U1__a.sql": "SELECT 1;\n", "U01__a.sql": "SELECT 2;\n"},
+            "U1__a.sql: version 1 is also U01__a.sql",
+            id="flyway-two-undo-files",
+        ),
+        pytest.param(
+            "dbmate",
+            {"1_a.sql": DBMATE_FILE.format("a"), "01_b.sql": DBMATE_FILE.format("b")},
+            "version 1 is also",
+            id="dbmate-two-files",
+        ),
+        pytest.param(
+            "dbmate",
+            {
+                "1_a.sql": "-- migrate:up\nCREATE TABLE a (id integer);\n"
+                "-- migrate:up\nCREATE TABLE b (id integer);\n-- migrate:down\nDROP TABLE a;\n"
+            },
+            "1_a.sql: more than one '-- migrate:up' section",
+            id="dbmate-two-up-sections",
+        ),
+    ],
+)
+def test_one_version_twice_is_refused_not_silently_dropped(
+    target: TargetDatabase,
+    migrations: MigrationFiles,
+    tmp_path: Path,
+    fmt: str,
+    files: dict[str, str],
+    message: str,
+) -> None:
+    source = write(tmp_path / fmt, files)
+
+    result = target.run("sqlmigrate_import", str(source), "--from-format", fmt)
+
+    assert result.code == 2, result.output
+    assert message in result.err
+    assert list(migrations.path.iterdir()) == []
+
+
+def test_a_version_taken_in_another_of_the_databases_directories_is_refused(
+    target: TargetDatabase, migrations: MigrationFiles, tmp_path: Path, settings: Any
+) -> None:
+    """The runner merges every configured directory into one set: a version already in
+    the other one would make a set it refuses."""
+    other = MigrationFiles(tmp_path / "other")
+    other.table(1, "taken")
+    settings.SQLMIGRATIONS_DIRS = [migrations.path, other.path]
+    source = write(tmp_path / "node", {"1_a.up.sql": "SELECT 1;\n", "1_a.down.sql": "SELECT 1;\n"})
+
+    result = target.run(
+        "sqlmigrate_import", str(source), "--from-format", "node", "--to", str(migrations.path)
+    )
+
+    assert result.code == 2, result.output
+    assert f"version 1 is already 001_create_taken.down.sql in {other.path}" in result.err or (
+        f"version 1 is already 001_create_taken.up.sql in {other.path}" in result.err
+    )
+    assert list(migrations.path.iterdir()) == []

@@ -19,6 +19,7 @@ def is_dbmate(text: str) -> bool:
 
 def convert(source: Path, vendor: Vendor) -> Conversion:
     conversion = Conversion()
+    versions: dict[int, str] = {}  # version -> the file that has it
     for path in conversion.files(source):
         match = FILE.fullmatch(path.name)
         text = conversion.read(path) if match else ""
@@ -34,6 +35,11 @@ def convert(source: Path, vendor: Vendor) -> Conversion:
             end = sections[index + 1].start() if index + 1 < len(sections) else len(text)
             body = text[section.end() : end].strip("\n") + "\n"
             direction = section["direction"]
+            if direction in parts:
+                # Never a section silently dropped: say so, and let the team merge them.
+                conversion.problems.append(
+                    f"{path.name}: more than one '-- migrate:{direction}' section"
+                )
             notes[direction] = [f"its '-- migrate:{direction}' section"]
             if "transaction:false" in section["options"].split():
                 body = NO_TRANSACTION + body
@@ -42,6 +48,13 @@ def convert(source: Path, vendor: Vendor) -> Conversion:
         if problem := version_problem(path.name, match["version"]):
             conversion.problems.append(problem)
             continue
+        version = int(match["version"])
+        if version in versions:
+            conversion.problems.append(
+                f"{path.name}: version {version} is also {versions[version]}"
+            )
+            continue
+        versions[version] = path.name
         if "up" not in parts:
             conversion.problems.append(f"{path.name}: no '-- migrate:up' section")
             continue

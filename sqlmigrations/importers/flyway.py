@@ -39,6 +39,12 @@ def convert(source: Path, vendor: Vendor) -> Conversion:
             conversion.problems.append(problem)
             continue
         version = int(match["version"])
+        # V5 and V05 are one version: Flyway refuses the pair, and one must not vanish here.
+        same = ups[version][1] if match["kind"] == "V" and version in ups else None
+        same = undos[version][0] if match["kind"] == "U" and version in undos else same
+        if same is not None:
+            conversion.problems.append(f"{path.name}: version {version} is also {same}")
+            continue
         text = conversion.read(path)
         conf = path.with_name(path.name + ".conf")
         settings = conversion.read(conf) if conf.is_file() else ""

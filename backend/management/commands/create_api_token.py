@@ -7,8 +7,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from backend.tokens import create_token
+from sqlmigrations.errors import mask_secrets, one_line
 
 
 class Command(BaseCommand):
@@ -25,9 +27,20 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        username, name = options["username"], options["name"]
-        if len(name) > 100:
+        if len(options["name"]) > 100:
             raise CommandError("--name: at most 100 characters", returncode=2)
+        try:
+            key = self.create(options["username"], options["name"])
+        except DatabaseError as exc:
+            # Most often Django's own tables are missing: migrate has not run here.
+            text = mask_secrets(one_line(str(exc)), connections[DEFAULT_DB_ALIAS].settings_dict)
+            raise CommandError(
+                f"database error: {text} (have Django's tables been made? "
+                "run python manage.py migrate first)"
+            ) from exc
+        self.stdout.write(key)
+
+    def create(self, username: str, name: str) -> str:
         user = get_user_model()._default_manager.filter(username=username).first()
         if user is None:
             raise CommandError(
@@ -36,5 +49,4 @@ class Command(BaseCommand):
             )
         if not user.is_active:
             raise CommandError(f"user {username!r} is inactive", returncode=2)
-        key = create_token(user, name)
-        self.stdout.write(key)
+        return create_token(user, name)

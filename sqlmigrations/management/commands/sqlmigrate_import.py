@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import re
 from argparse import ArgumentParser
 from pathlib import Path
@@ -7,7 +8,7 @@ from typing import Any
 
 from sqlmigrations import conf, importers
 from sqlmigrations.database import get_connection
-from sqlmigrations.errors import InvalidMigrationFiles, SqlMigrationsError, UsageError
+from sqlmigrations.errors import ConfigurationError, InvalidMigrationFiles, UsageError
 from sqlmigrations.importers.base import Conversion
 from sqlmigrations.vendors import vendor_for
 
@@ -56,7 +57,8 @@ class Command(SqlMigrationsCommand):
         conversion = importers.convert(source, fmt, vendor)
         if conversion.problems:
             raise InvalidMigrationFiles(conversion.problems)
-        _refuse_collisions(conversion, target)
+        _refuse_non_directory(target)
+        _refuse_collisions(conversion, target, _merged_with(alias, target))
         if self.verbosity >= 1:
             self._report(conversion, fmt, source, target, dry_run=options["dry_run"])
         if options["dry_run"]:
@@ -87,10 +89,15 @@ class Command(SqlMigrationsCommand):
 
 
 def _write(conversion: Conversion, target: Path) -> None:
-    """All the files or none: on any failure (or Ctrl-C) those this run wrote go again."""
+    """All the files or none: on any failure (or Ctrl-C) those this run wrote go again,
+    and so do the directories it made for them."""
     written: list[Path] = []
+    made = [d for d in (target, *target.parents) if not d.exists()][::-1]
+    created: list[Path] = []
     try:
-        target.mkdir(parents=True, exist_ok=True)
+        for directory in made:
+            directory.mkdir()
+            created.append(directory)
         for output in conversion.outputs:
             path = target / output.name
             # "x": an existing file is never overwritten, even one made meanwhile.
@@ -100,11 +107,25 @@ def _write(conversion: Conversion, target: Path) -> None:
     except BaseException as exc:
         for path in written:
             path.unlink(missing_ok=True)
+        for directory in reversed(created):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
         if isinstance(exc, OSError):
-            raise SqlMigrationsError(
+            # Nothing was written: bad input (a read-only directory, a name too long).
+            raise UsageError(
                 f"cannot write {exc.filename or target}: {exc.strerror or exc}; no file was written"
             ) from exc
         raise
+
+
+def _refuse_non_directory(target: Path) -> None:
+    """A target (or the nearest of its parents that exists) that is a file or a
+    dangling symlink is refused before anything is listed as being written."""
+    for path in (target, *target.parents):
+        if path.is_dir():
+            return
+        if path.exists() or path.is_symlink():
+            raise UsageError(f"{path} is not a directory; nothing was written")
 
 
 def _configured_dir(alias: str) -> Path:
@@ -117,20 +138,42 @@ def _configured_dir(alias: str) -> Path:
     return dirs[0]
 
 
-def _refuse_collisions(conversion: Conversion, target: Path) -> None:
-    """Nothing is written when any file exists, or a version is already taken there."""
-    if not target.is_dir():
-        return
-    existing = {p.name for p in target.iterdir()}
-    taken = {int(m[1]): name for name in existing if (m := _VERSION.fullmatch(name)) is not None}
+def _merged_with(alias: str, target: Path) -> list[Path]:
+    """The database's other directories when ``target`` is one of them: the runner
+    merges them into one set, so a version taken in any of them is taken."""
+    try:
+        dirs = conf.migration_dirs(alias)
+    except ConfigurationError:
+        return []
+    resolved = target.resolve()
+    if all(d.resolve() != resolved for d in dirs):
+        return []
+    return [d for d in dirs if d.resolve() != resolved]
+
+
+def _refuse_collisions(conversion: Conversion, target: Path, others: list[Path]) -> None:
+    """Nothing is written when any file exists, or a version is already taken there (or
+    in a directory merged with it)."""
+    taken: dict[int, tuple[str, Path]] = {}
+    existing: set[str] = set()
+    for directory in (target, *others):
+        if not directory.is_dir():
+            continue
+        names = {p.name for p in directory.iterdir()}
+        if directory == target:
+            existing = names
+        for name in sorted(names):
+            if (m := _VERSION.fullmatch(name)) is not None:
+                taken.setdefault(int(m[1]), (name, directory))
     problems = []
     for output in conversion.outputs:
         version = int(output.name.split("_", 1)[0])
         if output.name in existing:
             problems.append(f"{target / output.name}: already exists; nothing was written")
         elif version in taken:
+            name, directory = taken[version]
             problems.append(
-                f"{output.name}: version {version} is already {taken[version]} in {target}; "
+                f"{output.name}: version {version} is already {name} in {directory}; "
                 "nothing was written"
             )
     if problems:
