@@ -9,6 +9,7 @@ the up, and after the second up with the one after the first.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from collections.abc import Callable, Iterator
@@ -170,7 +171,17 @@ class Verifier:
         """An executor on the scratch database, under an alias of its own: the
         configured database's connection never points anywhere else."""
         alias = f"{self.alias}__verify"
-        self.vendor.create_scratch(self.scratch, keep=self.keep, replace=self.replace)
+        try:
+            self.vendor.create_scratch(self.scratch, keep=self.keep, replace=self.replace)
+        except UsageError:
+            raise  # one it did not make (an earlier run's): left alone, as it says
+        except BaseException:
+            # Ctrl-C may come once the server has made it (psycopg2 raises it only
+            # when CREATE DATABASE returns): the interruption says it was dropped.
+            if not self.keep:
+                with contextlib.suppress(Exception):
+                    self.vendor.drop_scratch(self.scratch)
+            raise
         settings = copy.deepcopy(self.vendor.connection.settings_dict)
         settings["NAME"] = self.scratch
         connections.settings[alias] = settings

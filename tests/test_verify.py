@@ -575,6 +575,57 @@ def test_ctrl_c_drops_the_scratch_database_and_says_so(
     assert postgres.user_tables() == set()
 
 
+def test_ctrl_c_while_the_scratch_database_is_created_leaves_none_behind(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    """psycopg2 holds Ctrl-C until CREATE DATABASE returns, so the database exists
+    when the interruption is raised: it must be dropped as the message says."""
+    import signal
+    import time
+    import uuid
+
+    from tests.conftest import POSTGRES_URL, pg_connect, pg_execute, start_command
+
+    migrations.table(1, "a")
+    scratch_name = f"test_{postgres.name}"
+    # Another session renames a database to the scratch's name and does not commit:
+    # the runner's CREATE DATABASE waits on the name's unique index.
+    decoy = f"sqlm_test_decoy_{uuid.uuid4().hex[:8]}"
+    holder = pg_connect(POSTGRES_URL)
+    try:
+        pg_execute(holder, f'CREATE DATABASE "{decoy}"')
+        holder.autocommit = False
+        pg_execute(holder, f'ALTER DATABASE "{decoy}" RENAME TO "{scratch_name}"')
+        proc = start_command(postgres, migrations, "sqlmigrate_verify")
+        deadline = time.monotonic() + 30
+        while not postgres.query(
+            "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE%%' "
+            "AND query LIKE %s AND wait_event_type = 'Lock'",
+            (f"%{scratch_name}%",),
+        ):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "verify never waited in CREATE DATABASE"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        holder.rollback()  # the CREATE DATABASE goes on, under psycopg2 to its end
+        _, err = proc.communicate(timeout=30)
+    finally:
+        holder.rollback()
+        holder.autocommit = True
+        pg_execute(holder, f'DROP DATABASE IF EXISTS "{decoy}"')
+        holder.close()
+
+    try:
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1] == (
+            "CommandError: interrupted; the scratch database was dropped, nothing else was changed."
+        )
+        assert not scratch_exists(postgres)
+    finally:
+        drop_scratch(postgres)
+
+
 def test_every_option_has_help() -> None:
     from tests.conftest import manage
 
