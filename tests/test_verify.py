@@ -626,6 +626,38 @@ def test_ctrl_c_while_the_scratch_database_is_created_leaves_none_behind(
         drop_scratch(postgres)
 
 
+def test_a_database_name_with_quotes_and_spaces(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    """The scratch database's name is the database's own with test_ before it:
+    quoted as the server reads identifiers, a double quote included."""
+    from urllib.parse import quote
+
+    from tests.conftest import POSTGRES_URL, _register_alias, pg_connection, pg_execute
+
+    name = f'{postgres.name} it\'s "odd"'
+    quoted = '"' + name.replace('"', '""') + '"'
+    with pg_connection(POSTGRES_URL) as conn:
+        pg_execute(conn, f'ALTER DATABASE "{postgres.name}" RENAME TO {quoted}')
+    # The fixture drops its database by its first name afterwards.
+    renamed = TargetDatabase("postgresql", "target", postgres_url_for(quote(name, safe="")))
+    _register_alias("target", renamed.url)
+    migrations.table(1, "a")
+    try:
+        result = renamed.run("sqlmigrate_verify")
+
+        assert result.code == 0, result.output
+        assert f"scratch database test_{name} (dropped afterwards)" in result.out
+        rows = renamed.query("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"%{name}",))
+        assert rows == [(name,)]
+        assert renamed.user_tables() == set()
+    finally:
+        drop_postgres_database(f"test_{name}".replace('"', '""'))
+        # Renamed back on the test server's database: nobody may be connected to it.
+        with pg_connection(POSTGRES_URL) as conn:
+            pg_execute(conn, f'ALTER DATABASE {quoted} RENAME TO "{postgres.name}"')
+
+
 def test_every_option_has_help() -> None:
     from tests.conftest import manage
 

@@ -3,9 +3,12 @@ Django's test runner makes its test database (the snapshot is pg_snapshot.py).""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqlmigrations.errors import UsageError
+from sqlmigrations.vendors.pg_driver import sql_module
 
 
 def scratch_name(connection: BaseDatabaseWrapper) -> str:
@@ -19,8 +22,8 @@ def create_scratch(
 ) -> bool:
     """Create the scratch database through ``connection``'s server, as Django's test
     runner does (its TEST CHARSET and TEMPLATE apply); True when ``keep`` found it."""
-    quoted = connection.ops.quote_name(name)
     with connection._nodb_cursor() as cursor:
+        quoted = _identifier(cursor, name)
         cursor.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", [name])
         if cursor.fetchone() is not None:
             if keep:
@@ -34,7 +37,13 @@ def create_scratch(
 
 def drop_scratch(connection: BaseDatabaseWrapper, name: str) -> None:
     with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)}")
+        cursor.execute(f"DROP DATABASE IF EXISTS {_identifier(cursor, name)}")
+
+
+def _identifier(cursor: Any, name: str) -> str:
+    """``name`` as the server reads an identifier. Django's quote_name() does not
+    double a ``"`` inside, and the scratch's name is the database's own."""
+    return str(sql_module().Identifier(name).as_string(cursor.connection))
 
 
 def already_exists(what: str) -> str:
