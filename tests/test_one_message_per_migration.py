@@ -195,7 +195,6 @@ def test_a_no_transaction_file_may_manage_its_own_transactions(
     assert target.applied() == [1]
 
 
-@pytest.mark.psycopg3  # psycopg2's execute() refuses COPY with STDIN or STDOUT
 def test_copy_from_stdin_fails_on_its_line_and_changes_nothing(
     postgres: TargetDatabase, migrations: MigrationFiles
 ) -> None:
@@ -212,7 +211,6 @@ def test_copy_from_stdin_fails_on_its_line_and_changes_nothing(
     assert postgres.user_tables() == set()
 
 
-@pytest.mark.psycopg3  # psycopg2's execute() refuses COPY with STDIN or STDOUT
 def test_copy_to_stdout_runs_and_the_migration_goes_on(
     postgres: TargetDatabase, migrations: MigrationFiles
 ) -> None:

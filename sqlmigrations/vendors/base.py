@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -229,7 +229,7 @@ class Vendor(ABC):
                 for statement in statements:
                     try:
                         self.before_message()
-                        cursor.execute(statement.sql)
+                        self.execute_statement(cursor, statement)
                     # UnicodeError: text the connection's encoding (a file may SET
                     # client_encoding) cannot carry; the driver raises it, not the server.
                     except (DatabaseError, UnicodeError) as exc:
@@ -248,6 +248,11 @@ class Vendor(ABC):
         except DatabaseError as exc:
             failed = StatementFailed(None, exc, self, in_transaction=in_transaction)
             raise failed from exc
+
+    def execute_statement(self, cursor: Any, statement: Statement) -> None:
+        """Send one statement of a migration file (a vendor may need its driver's
+        own call for some kinds)."""
+        cursor.execute(statement.sql)
 
     def _check_outside_transaction(self) -> None:
         """After a no-transaction file: a transaction it began and never ended would

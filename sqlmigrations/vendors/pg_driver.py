@@ -10,6 +10,7 @@ by statement in its transaction instead.
 
 from __future__ import annotations
 
+import io
 import select
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,6 +142,42 @@ def _raise_if_interrupted() -> None:
         interruption = _interrupted[0]
         _interrupted.clear()
         raise interruption
+
+
+def copy_without_wait_callback(cursor: Any, sql: str, *, from_stdin: bool) -> None:
+    """COPY FROM STDIN or TO STDOUT under psycopg2, whose copy_expert() refuses to
+    run while a wait callback (interruptible's) is set: it is lifted for the COPY,
+    so Ctrl-C there is raised when the COPY ends. A migration file has no rows to
+    send: FROM STDIN fails, as under psycopg 3; TO STDOUT's rows are dropped."""
+    from psycopg2 import extensions
+
+    callback = extensions.get_wait_callback()
+    extensions.set_wait_callback(None)
+    try:
+        cursor.copy_expert(sql, _NoRows() if from_stdin else _Discarded())
+    finally:
+        extensions.set_wait_callback(callback)
+
+
+class _NoRows(io.RawIOBase):
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        # psycopg2 ends the COPY with this text: the server's error repeats it.
+        raise NoRowsInMigrationFile("COPY FROM STDIN has no data in a migration file")
+
+
+class NoRowsInMigrationFile(Exception):
+    pass
+
+
+class _Discarded(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(data)
 
 
 def unfollowed_encoding(conn: Any) -> str | None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -35,9 +35,11 @@ from sqlmigrations.vendors.base import (
     Vendor,
 )
 from sqlmigrations.vendors.pg_driver import (
+    copy_without_wait_callback,
     in_transaction,
     interruptible,
     is_connect_timeout,
+    is_psycopg3,
     parameter_status,
     require_parser,
     sqlstate,
@@ -109,6 +111,17 @@ class PostgreSQL(Vendor):
             ast.DropTableSpaceStmt,
         )
         return " ".join(words[:2]) if isinstance(node, outside) else None
+
+    def execute_statement(self, cursor: Any, statement: Statement) -> None:
+        """psycopg2's execute() refuses COPY FROM STDIN and TO STDOUT (psycopg 3 runs
+        both in a migration's message): its copy_expert() runs them instead, so a
+        file does the same under either driver."""
+        direction = None if is_psycopg3(self.connection) else _copy_direction(statement)
+        if direction is None:
+            cursor.execute(statement.sql)
+            return
+        with self.connection.wrap_database_errors:
+            copy_without_wait_callback(cursor, statement.sql, from_stdin=direction == "from")
 
     def failing_sql(self, message: str) -> str:
         literal = "'" + message.replace("'", "''") + "'"
@@ -434,6 +447,20 @@ class PostgreSQL(Vendor):
         from sqlmigrations.backup import backup_postgresql
 
         backup_postgresql(self.connection, path)
+
+
+def _copy_direction(statement: Statement) -> str | None:
+    """COPY ... FROM STDIN: "from"; COPY ... TO STDOUT: "to"; anything else: None."""
+    word = re.match(r"[A-Za-z]*", statement.sql)
+    if not word or word.group().upper() != "COPY":
+        return None
+    from pglast import ast
+    from pglast import parser as pg_parser
+
+    node = pg_parser.parse_sql(statement.sql)[0].stmt
+    if not isinstance(node, ast.CopyStmt) or node.filename is not None or node.is_program:
+        return None
+    return "from" if node.is_from else "to"
 
 
 def _settings(limits: WaitLimits | None) -> dict[str, str]:
