@@ -279,6 +279,39 @@ def test_a_terminated_session_names_the_statement_and_rolls_it_back(
     assert postgres.user_tables() == {"widgets"}
 
 
+def test_a_terminated_session_in_a_no_transaction_file_leaves_a_truthful_failed_record(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # The statements before the terminated one stay done: the migration is recorded
+    # as failed and the message says so, with its line, as for any other failure.
+    migrations.table(1, "widgets")
+    migrations.pair(
+        "002_slow",
+        "-- sqlmigrate: no-transaction\nCREATE TABLE s (id integer);\nSELECT pg_sleep(30);\n"
+        "CREATE TABLE s2 (id integer);\n",
+        "DROP TABLE IF EXISTS s2;\nDROP TABLE IF EXISTS s;\n",
+    )
+    migrations.table(3, "later")
+    runner = start_runner(postgres, migrations)
+    try:
+        wait_for_query(postgres, "pg_sleep(30)", terminate=True)
+        out, err = runner.communicate(timeout=60)
+    finally:
+        runner.kill()
+
+    assert runner.returncode == 1, out + err
+    assert err.startswith("CommandError: 002_slow.up.sql:3: terminating connection"), err
+    assert "Applied before the failure: 001_create_widgets." in err
+    assert "002_slow ran outside a transaction" in err
+    assert "it is recorded as failed" in err
+    assert "Traceback" not in err
+    assert postgres.query("SELECT version, dirty FROM schema_migrations ORDER BY version") == [
+        (1, False),
+        (2, True),
+    ]
+    assert postgres.user_tables() == {"widgets", "s"}
+
+
 @pytest.mark.psycopg3  # the one-message path
 def test_a_connection_cut_midway_says_the_outcome_is_unknown(
     postgres: TargetDatabase, migrations: MigrationFiles

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, Error, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqlmigrations.errors import DatabaseMessage, mask_secrets, masked, one_line
@@ -240,7 +240,9 @@ class Vendor(ABC):
                 self._check_outside_transaction()
         except BaseException:
             if not in_transaction:  # what ran is committed, its settings too
-                with contextlib.suppress(DatabaseError):
+                # Error: psycopg2 says InterfaceError (not a DatabaseError) once the
+                # connection is gone, and the failure itself must be reported.
+                with contextlib.suppress(Error):
                     self.restore_session(statements)
             raise  # in a transaction, its rollback undoes what the statements changed
         try:
@@ -259,7 +261,7 @@ class Vendor(ABC):
         hold its last statements uncommitted (and then lose them): roll it back and
         say so, rather than let the runner's next write fail on it."""
         if self.transaction_left_open():
-            with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
+            with contextlib.suppress(Error), self.connection.cursor() as cursor:
                 cursor.execute("ROLLBACK")
             message = (
                 "the file left a transaction open (a BEGIN without COMMIT); it was rolled "

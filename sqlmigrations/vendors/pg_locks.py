@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, Error
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
@@ -58,7 +58,7 @@ def advisory_lock(vendor: PostgreSQL, timeout: float, on_wait: OnWait | None) ->
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
-        except DatabaseError:
+        except Error:  # psycopg2: InterfaceError, no DatabaseError, once it is closed
             # A broken connection: closing it makes the server drop the lock.
             connection.close()
 

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, Error, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqlmigrations.batch import BatchFailed, can_batch, run_batch
@@ -217,7 +217,7 @@ class PostgreSQL(Vendor):
             # The caller's connection lives on (Python API): its own strings setting
             # back, unless the connection is gone (no reconnecting just for that).
             if self.connection.connection is not None and not self.connection.connection.closed:
-                with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
+                with contextlib.suppress(Error), self.connection.cursor() as cursor:
                     cursor.execute(session.strings_setting)
 
     def before_message(self) -> None:
@@ -374,8 +374,9 @@ class PostgreSQL(Vendor):
         try:
             yield
         finally:
-            # A broken connection is closed anyway; nothing to restore then.
-            with contextlib.suppress(DatabaseError), self.connection.cursor() as cursor:
+            # A broken connection is closed anyway; nothing to restore then (psycopg2
+            # says so with an InterfaceError, which is no DatabaseError).
+            with contextlib.suppress(Error), self.connection.cursor() as cursor:
                 for name, value in previous.items():
                     cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
 
