@@ -31,8 +31,8 @@ NEWEST = ("3.13", "6.1")
 
 # The runner's own tests: every path that differs by vendor, driver or Django
 # version (how a migration is sent, errors read, the session put back, blockers
-# found, pg_dump given the connection, Ctrl-C). The psycopg2 session runs them in
-# an environment where psycopg 3 is not installed at all.
+# found, pg_dump given the connection, Ctrl-C, verify's scratch database). The
+# psycopg2 session runs them in an environment where psycopg 3 is not installed.
 RUNNER_TESTS = [
     "tests/test_up.py",
     "tests/test_down.py",
@@ -45,6 +45,7 @@ RUNNER_TESTS = [
     "tests/test_backup.py",
     "tests/test_one_message_per_migration.py",
     "tests/test_exit_paths.py",
+    "tests/test_verify.py",  # scratch database made and dropped, Ctrl-C there, snapshots
 ]
 
 
