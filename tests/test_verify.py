@@ -658,6 +658,35 @@ def test_a_database_name_with_quotes_and_spaces(
             pg_execute(conn, f'ALTER DATABASE {quoted} RENAME TO "{postgres.name}"')
 
 
+def test_a_session_left_on_the_scratch_database_does_not_keep_it(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    """Someone looks into the scratch database while verify runs: it is still the
+    command's own, dropped afterwards as it says, and the result is reported."""
+    import time
+
+    from tests.conftest import pg_connect, start_command
+
+    migrations.table(1, "a")
+    migrations.pair("002_slow", "SELECT pg_sleep(1);\n", "SELECT 1;\n")
+    proc = start_command(postgres, migrations, "sqlmigrate_verify")
+    deadline = time.monotonic() + 30
+    while not scratch_exists(postgres):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "verify never made its scratch database"
+        time.sleep(0.05)
+    onlooker = pg_connect(scratch(postgres).url)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        onlooker.close()
+        drop_scratch(postgres)
+
+    assert proc.returncode == 0, out + err
+    assert out.splitlines()[-1] == "All 2 migrations are reversible."
+    assert not scratch_exists(postgres)
+
+
 def test_every_option_has_help() -> None:
     from tests.conftest import manage
 

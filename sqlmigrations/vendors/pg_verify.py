@@ -30,14 +30,21 @@ def create_scratch(
                 return True
             if not replace:
                 raise UsageError(already_exists(f"database {name}"))
-            cursor.execute(f"DROP DATABASE {quoted}")
+            cursor.execute(f"DROP DATABASE {quoted}{_force(cursor)}")
         cursor.execute(f"CREATE DATABASE {quoted}{connection.creation.sql_table_creation_suffix()}")
     return False
 
 
 def drop_scratch(connection: BaseDatabaseWrapper, name: str) -> None:
     with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {_identifier(cursor, name)}")
+        cursor.execute(f"DROP DATABASE IF EXISTS {_identifier(cursor, name)}{_force(cursor)}")
+
+
+def _force(cursor: Any) -> str:
+    """The scratch database is the command's own: a session someone left on it (a
+    psql looking in) must not keep it, with the run's result lost to the error.
+    WITH (FORCE) ends such sessions; PostgreSQL has it since 13."""
+    return " WITH (FORCE)" if cursor.connection.info.server_version >= 130000 else ""
 
 
 def _identifier(cursor: Any, name: str) -> str:
