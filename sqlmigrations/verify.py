@@ -173,11 +173,10 @@ class Verifier:
         alias = f"{self.alias}__verify"
         try:
             self.vendor.create_scratch(self.scratch, keep=self.keep, replace=self.replace)
-        except UsageError:
-            raise  # one it did not make (an earlier run's): left alone, as it says
-        except BaseException:
+        except KeyboardInterrupt:
             # Ctrl-C may come once the server has made it (psycopg2 raises it only
             # when CREATE DATABASE returns): the interruption says it was dropped.
+            # (An error means nothing was made, or it was an earlier run's.)
             if not self.keep:
                 with contextlib.suppress(Exception):
                     self.vendor.drop_scratch(self.scratch)

@@ -3,6 +3,9 @@ Django's test runner makes its test database (the snapshot is pg_snapshot.py).""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -22,7 +25,7 @@ def create_scratch(
 ) -> bool:
     """Create the scratch database through ``connection``'s server, as Django's test
     runner does (its TEST CHARSET and TEMPLATE apply); True when ``keep`` found it."""
-    with connection._nodb_cursor() as cursor:
+    with _server_cursor(connection) as cursor:
         quoted = _identifier(cursor, name)
         cursor.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", [name])
         if cursor.fetchone() is not None:
@@ -36,7 +39,7 @@ def create_scratch(
 
 
 def drop_scratch(connection: BaseDatabaseWrapper, name: str) -> None:
-    with connection._nodb_cursor() as cursor:
+    with _server_cursor(connection) as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {_identifier(cursor, name)}{_force(cursor)}")
 
 
@@ -45,6 +48,17 @@ def _force(cursor: Any) -> str:
     psql looking in) must not keep it, with the run's result lost to the error.
     WITH (FORCE) ends such sessions; PostgreSQL has it since 13."""
     return " WITH (FORCE)" if cursor.connection.info.server_version >= 130000 else ""
+
+
+@contextmanager
+def _server_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
+    """A cursor outside the configured database, as Django's test runner takes one.
+    When the 'postgres' database cannot be reached, Django uses the configured one
+    and says so with a many-line RuntimeWarning: that is fine here, and unsaid."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="django")
+        with connection._nodb_cursor() as cursor:
+            yield cursor
 
 
 def _identifier(cursor: Any, name: str) -> str:

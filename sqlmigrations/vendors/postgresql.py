@@ -439,6 +439,10 @@ class PostgreSQL(Vendor):
         return pg_verify.scratch_name(self.connection)
 
     def create_scratch(self, name: str, *, keep: bool, replace: bool) -> bool:
+        # Reach the server as every command does first: one bounded connect with a
+        # one-line reason. Django's connection for CREATE DATABASE would try the
+        # 'postgres' database, warn, then try again: twice the wait, unexplained.
+        connect(self.connection, self.explain_connect_error)
         return pg_verify.create_scratch(self.connection, name, keep=keep, replace=replace)
 
     def drop_scratch(self, name: str) -> None:
