@@ -234,6 +234,44 @@ def test_sigterm_rolls_back_like_ctrl_c(
     assert postgres.user_tables() == {"a"}
 
 
+def test_ctrl_c_while_commit_runs_a_deferred_trigger_is_an_interruption(
+    postgres: TargetDatabase, migrations: MigrationFiles
+) -> None:
+    # COMMIT runs deferred constraint triggers, which Ctrl-C cancels: the migration
+    # is rolled back, and that is said as for any interruption (exit 130).
+    migrations.table(1, "a")
+    migrations.pair(
+        "002_deferred",
+        "CREATE TABLE ct (id integer);\n"
+        "CREATE FUNCTION slow_check() RETURNS trigger LANGUAGE plpgsql AS\n"
+        "$$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$;\n"
+        "CREATE CONSTRAINT TRIGGER ct_slow AFTER INSERT ON ct DEFERRABLE INITIALLY DEFERRED\n"
+        "FOR EACH ROW EXECUTE FUNCTION slow_check();\n"
+        "INSERT INTO ct VALUES (1);\n",
+        "DROP TABLE ct;\nDROP FUNCTION slow_check();\n",
+    )
+    proc = start_runner(postgres, migrations)
+    deadline = time.monotonic() + 30
+    # The session's query is COMMIT (psycopg2) or the whole message (psycopg 3).
+    while not postgres.query(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()"
+    ):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the trigger never ran"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, out + err
+    assert err.strip().splitlines()[-1] == (
+        "CommandError: interrupted during 002_deferred, which was rolled back. "
+        "Applied before the interruption: 001_create_a."
+    ), err
+    assert postgres.applied() == [1]
+    assert postgres.user_tables() == {"a"}
+
+
 @pytest.mark.postgresql
 def test_the_runners_own_history_queries_wait_no_longer_than_the_lock_timeout(
     postgres: TargetDatabase, migrations: MigrationFiles, settings: Any

@@ -137,6 +137,17 @@ def _raise_interruption(execute: Any, sql: str, params: Any, many: bool, context
     return result
 
 
+@contextmanager
+def interruption_first() -> Iterator[None]:
+    """Around what ends outside execute() (COMMIT): the error that Ctrl-C's cancel
+    caused there (a deferred trigger's query_canceled) is the interruption."""
+    try:
+        yield
+    except Exception:
+        _raise_if_interrupted()
+        raise
+
+
 def _raise_if_interrupted() -> None:
     if _interrupted:
         interruption = _interrupted[0]

@@ -38,6 +38,7 @@ from sqlmigrations.vendors.pg_driver import (
     copy_without_wait_callback,
     in_transaction,
     interruptible,
+    interruption_first,
     is_connect_timeout,
     is_psycopg3,
     parameter_status,
@@ -285,7 +286,7 @@ class PostgreSQL(Vendor):
         if not can_batch(self.connection):
             # Inside a caller's transaction (a savepoint of theirs), or under psycopg2
             # (its own transaction): statement by statement, the history row last.
-            with self.history_failures(), self.write_transaction():
+            with interruption_first(), self.history_failures(), self.write_transaction():
                 with self.connection.cursor() as cursor:
                     for sql in setup:
                         cursor.execute(sql)
