@@ -33,7 +33,8 @@ def create_scratch(
                 return True
             if not replace:
                 raise UsageError(already_exists(f"database {name}"))
-            cursor.execute(f"DROP DATABASE {quoted}{_force(cursor)}")
+            # Not forced: --replace may name a database someone is still using.
+            cursor.execute(f"DROP DATABASE {quoted}")
         cursor.execute(f"CREATE DATABASE {quoted}{connection.creation.sql_table_creation_suffix()}")
     return False
 
@@ -44,9 +45,9 @@ def drop_scratch(connection: BaseDatabaseWrapper, name: str) -> None:
 
 
 def _force(cursor: Any) -> str:
-    """The scratch database is the command's own: a session someone left on it (a
-    psql looking in) must not keep it, with the run's result lost to the error.
-    WITH (FORCE) ends such sessions; PostgreSQL has it since 13."""
+    """The scratch database this run made or reused is its own: a session someone
+    left on it (a psql looking in) must not keep it, with the run's result lost to
+    the error. WITH (FORCE) ends such sessions; PostgreSQL has it since 13."""
     return " WITH (FORCE)" if cursor.connection.info.server_version >= 130000 else ""
 
 
