@@ -523,3 +523,28 @@ def wait_for_query(database: TargetDatabase, text: str, *, terminate: bool = Fal
     ):
         assert time.monotonic() < deadline, f"no session ever ran {text}"
         time.sleep(0.02)
+
+
+# ---------------------------------------------------------------------------
+# sqlmigrate_lint's tests (test_lint*.py use these with usefixtures("lint_settings"))
+
+
+@pytest.fixture
+def lint_settings(settings: Any) -> None:
+    """The backend's own SQLMIGRATIONS_LINT_EXCLUDE would hide rules tested here; a
+    statement timeout set by the runner keeps squawk's statement-timeout rule (tested
+    on its own) out of the other findings."""
+    settings.SQLMIGRATIONS_LINT_EXCLUDE = {}
+    settings.SQLMIGRATIONS_STATEMENT_TIMEOUT = 60
+
+
+@pytest.fixture
+def with_table(postgres: TargetDatabase, migrations: MigrationFiles) -> TargetDatabase:
+    """Table t, applied: later files change an existing table, as squawk's rules expect."""
+    migrations.pair("001_t", "CREATE TABLE t (id bigint PRIMARY KEY, a text);", "DROP TABLE t;")
+    assert postgres.run("sqlmigrate_up").code == 0
+    return postgres
+
+
+def lint(database: TargetDatabase, *args: str) -> Result:
+    return database.run("sqlmigrate_lint", *args)

@@ -11,31 +11,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
-from tests.conftest import POSTGRES_URL, MigrationFiles, Result, TargetDatabase
+from tests.conftest import (
+    POSTGRES_URL,
+    MigrationFiles,
+    Result,
+    TargetDatabase,
+    lint,
+    pg_connection,
+    pg_execute,
+)
 
-
-@pytest.fixture(autouse=True)
-def lint_settings(settings: Any) -> None:
-    """The backend's own SQLMIGRATIONS_LINT_EXCLUDE would hide rules tested here; a
-    statement timeout set by the runner keeps squawk's statement-timeout rule (tested
-    on its own below) out of the other families' findings."""
-    settings.SQLMIGRATIONS_LINT_EXCLUDE = {}
-    settings.SQLMIGRATIONS_STATEMENT_TIMEOUT = 60
-
-
-@pytest.fixture
-def with_table(postgres: TargetDatabase, migrations: MigrationFiles) -> TargetDatabase:
-    """Table t, applied: later files change an existing table, as squawk's rules expect."""
-    migrations.pair("001_t", "CREATE TABLE t (id bigint PRIMARY KEY, a text);", "DROP TABLE t;")
-    assert postgres.run("sqlmigrate_up").code == 0
-    return postgres
-
-
-def lint(database: TargetDatabase, *args: str) -> Result:
-    return database.run("sqlmigrate_lint", *args)
+pytestmark = pytest.mark.usefixtures("lint_settings")
 
 
 def rules(result: Result) -> list[tuple[str, int, str]]:
@@ -236,14 +224,14 @@ def test_without_a_server_the_files_are_still_linted(
     means squawk's default PostgreSQL version (and the session's timeouts unknown)."""
     migrations.pair("001_t", "CREATE INDEX t_a_idx ON t (a);\n", "SELECT 1;")
     rename = 'ALTER DATABASE "{}" RENAME TO "{}"'
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(rename.format(postgres.name, f"{postgres.name}_gone"))  # type: ignore[arg-type]
+    with pg_connection(POSTGRES_URL) as conn:
+        pg_execute(conn, rename.format(postgres.name, f"{postgres.name}_gone"))
     try:
         result = lint(postgres, "--all", "-v", "2", "--format", "json")
         pending = lint(postgres)
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(rename.format(f"{postgres.name}_gone", postgres.name))  # type: ignore[arg-type]
+        with pg_connection(POSTGRES_URL) as conn:
+            pg_execute(conn, rename.format(f"{postgres.name}_gone", postgres.name))
 
     report = json.loads(result.out)  # the whole output, even at -v 2
     assert result.code == 1

@@ -11,13 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, MigrationFiles, Result, TargetDatabase, manage, run_python
+from tests.conftest import REPO, MigrationFiles, TargetDatabase, lint, manage, run_python
 
-
-@pytest.fixture(autouse=True)
-def lint_settings(settings: Any) -> None:
-    settings.SQLMIGRATIONS_LINT_EXCLUDE = {}
-    settings.SQLMIGRATIONS_STATEMENT_TIMEOUT = 60
+pytestmark = pytest.mark.usefixtures("lint_settings")
 
 
 @pytest.fixture
@@ -28,10 +24,6 @@ def two_findings(postgres: TargetDatabase, migrations: MigrationFiles) -> Path:
         "DROP TABLE codes;",
     )
     return migrations.path / "001_codes.up.sql"
-
-
-def lint(database: TargetDatabase, *args: str) -> Result:
-    return database.run("sqlmigrate_lint", *args)
 
 
 def test_text(postgres: TargetDatabase, two_findings: Path) -> None:

@@ -8,25 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MigrationFiles, Result, TargetDatabase
+from tests.conftest import MigrationFiles, TargetDatabase, lint
 from tests.test_lint import rules
 
-
-@pytest.fixture(autouse=True)
-def lint_settings(settings: Any) -> None:
-    settings.SQLMIGRATIONS_LINT_EXCLUDE = {}
-    settings.SQLMIGRATIONS_STATEMENT_TIMEOUT = 60  # keeps the statement-timeout rule out
-
-
-@pytest.fixture
-def with_table(postgres: TargetDatabase, migrations: MigrationFiles) -> TargetDatabase:
-    migrations.pair("001_t", "CREATE TABLE t (id bigint PRIMARY KEY, a text);", "DROP TABLE t;")
-    assert postgres.run("sqlmigrate_up").code == 0
-    return postgres
-
-
-def lint(database: TargetDatabase, *args: str) -> Result:
-    return database.run("sqlmigrate_lint", *args)
+pytestmark = pytest.mark.usefixtures("lint_settings")
 
 
 TWO_INDEXES = (
