@@ -253,3 +253,11 @@ class MigrationInterrupted(SqlMigrationsError):
             )
             message = f"interrupted during {current}, {state}. {before}"
         super().__init__(message)
+
+
+def scratch_exists(what: str) -> str:
+    """sqlmigrate_verify's refusal of a scratch database left behind (any vendor)."""
+    return (
+        f"the scratch {what} already exists (an earlier run kept it or was killed): "
+        "reuse it with --keepdb, or replace it with --replace; nothing was run"
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from sqlmigrations.errors import UsageError
+from sqlmigrations.errors import UsageError, scratch_exists
 from sqlmigrations.vendors.pg_driver import sql_module
 
 
@@ -32,7 +32,7 @@ def create_scratch(
             if keep:
                 return True
             if not replace:
-                raise UsageError(already_exists(f"database {name}"))
+                raise UsageError(scratch_exists(f"database {name}"))
             # Not forced: --replace may name a database someone is still using.
             cursor.execute(f"DROP DATABASE {quoted}")
         cursor.execute(f"CREATE DATABASE {quoted}{connection.creation.sql_table_creation_suffix()}")
@@ -66,10 +66,3 @@ def _identifier(cursor: Any, name: str) -> str:
     """``name`` as the server reads an identifier. Django's quote_name() does not
     double a ``"`` inside, and the scratch's name is the database's own."""
     return str(sql_module().Identifier(name).as_string(cursor.connection))
-
-
-def already_exists(what: str) -> str:
-    return (
-        f"the scratch {what} already exists (an earlier run kept it or was killed): "
-        "reuse it with --keepdb, or replace it with --replace; nothing was run"
-    )

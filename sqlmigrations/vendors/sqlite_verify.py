@@ -16,9 +16,8 @@ from pathlib import Path
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.sqlite3.creation import DatabaseCreation
 
-from sqlmigrations.errors import UsageError
+from sqlmigrations.errors import UsageError, scratch_exists
 from sqlmigrations.snapshot import Snapshot
-from sqlmigrations.vendors.pg_verify import already_exists
 
 OWN = r"name NOT LIKE 'sqlite\_%' ESCAPE '\'"
 SCHEMA_SQL = f"SELECT type, name, sql FROM sqlite_master WHERE {OWN}"
@@ -114,7 +113,7 @@ def create_scratch(name: str, *, keep: bool, replace: bool) -> bool:
         if keep:
             return True
         if not replace:
-            raise UsageError(already_exists(f"file {name}"))
+            raise UsageError(scratch_exists(f"file {name}"))
         drop_scratch(name)
     return False
 
